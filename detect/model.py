@@ -1,0 +1,70 @@
+"""The `Alert` wire model: what detect publishes on `{prefix}.alerts`."""
+
+import hashlib
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.model import Article
+
+Severity = Literal["low", "medium", "high", "critical"]
+Field_ = Literal["title", "text"]
+
+
+class Match(BaseModel):
+    """One span of the article that made the rule fire."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = Field(description="The matched words exactly as they appear in the article.")
+    field: Field_ = Field(description="Which article field the span is in.")
+    start: int = Field(ge=0, description="Offset of the first character (Python str index).")
+    end: int = Field(ge=0, description="Offset one past the last character.")
+
+
+class ArticleRef(BaseModel):
+    """The part of the article a subscriber needs to read the alert."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    url: str
+    title: str
+    source: str
+    lang: str | None = None
+    published_at: datetime | None = None
+
+    @classmethod
+    def of(cls, article: Article) -> "ArticleRef":
+        return cls(
+            id=article.id,
+            url=article.url,
+            title=article.title,
+            source=article.source,
+            lang=article.lang,
+            published_at=article.published_at,
+        )
+
+
+class Alert(BaseModel):
+    """A watchlist rule fired on an article. Keyed on Kafka by `story_id`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    schema_version: Literal[1] = Field(1, description="Bumped on any incompatible change.")
+    id: str = Field(description="Idempotency key: hash of watchlist, rule and story.")
+    watchlist: str = Field(description="Id of the watchlist the rule belongs to.")
+    rule: str = Field(description="Id of the rule that fired, unique within its watchlist.")
+    event: str | None = Field(description="Event type id (e.g. ceasefire_violation) or null.")
+    severity: Severity = Field(description="How urgent the rule's author judged it.")
+    article: ArticleRef = Field(description="The article that matched.")
+    matches: list[Match] = Field(description="Every matched span, in field and offset order.")
+    story_id: str = Field(description="Story the article belongs to (its id until clustering).")
+    detected_at: datetime = Field(description="When detect produced the alert.")
+    ingested_at: datetime = Field(description="When the article entered the pipeline.")
+
+
+def alert_id(watchlist: str, rule: str, story_id: str) -> str:
+    """Deterministic alert id, so a re-processed article yields the same alert."""
+    return hashlib.sha256(f"{watchlist}\x1f{rule}\x1f{story_id}".encode()).hexdigest()[:20]

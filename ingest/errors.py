@@ -1,0 +1,42 @@
+"""Errors raised by the ingest package.
+
+IngestError
+├── FetchError            network or HTTP failure fetching a feed (retriable unless 4xx)
+│   └── HTTPStatusError   the server answered with an error status
+└── FeedParseError        the body is not a feed feedparser can read (not retriable)
+"""
+
+
+class IngestError(Exception):
+    """Root of every error the ingest package raises."""
+
+    retriable = False
+
+
+class FetchError(IngestError):
+    """The feed could not be fetched; transient network trouble is worth another try."""
+
+    retriable = True
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with a status that is neither 2xx nor 304."""
+
+    def __init__(self, url: str, status: int) -> None:
+        super().__init__(url, f"HTTP {status}")
+        self.status = status
+        self.retriable = status >= 500 or status == 429
+
+
+class FeedParseError(IngestError):
+    """The document is not a feed we can read."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason

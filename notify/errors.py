@@ -1,0 +1,31 @@
+"""Errors raised by notify senders.
+
+SendError
+├── RetryLater         transient (429, 5xx, timeout): try again, after `retry_after` if given
+└── PermanentFailure   the destination refuses this message for good (403, 400, bad webhook)
+"""
+
+
+class SendError(Exception):
+    """Root of every error a sender raises; `destination` names where it was going."""
+
+    retriable = False
+
+    def __init__(self, destination: str, reason: str) -> None:
+        super().__init__(f"{destination}: {reason}")
+        self.destination = destination
+        self.reason = reason
+
+
+class RetryLater(SendError):
+    """Worth another try; `retry_after` seconds is what the server asked for, if it did."""
+
+    retriable = True
+
+    def __init__(self, destination: str, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(destination, reason)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(SendError):
+    """Retrying cannot help (blocked bot, unknown chat, malformed message)."""

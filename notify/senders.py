@@ -1,0 +1,98 @@
+"""Destinations an alert can be sent to. Each translates its library's errors once, here.
+
+A sender's `key` names the destination in the delivery log (`telegram:<chat>`, `slack:<name>`,
+`console`), so it must stay stable across restarts.
+"""
+
+from typing import Protocol, TextIO
+
+import aiohttp
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import LinkPreviewOptions
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from detect.model import Alert
+from notify.errors import PermanentFailure, RetryLater
+from notify.render import render_slack, render_telegram_html, render_text
+
+
+class Sender(Protocol):
+    key: str
+
+    async def send(self, alert: Alert) -> None:
+        """Deliver `alert` or raise `RetryLater` / `PermanentFailure`."""
+
+
+class ConsoleSender:
+    """Prints alerts: a readable block, or one Alert JSON object per line (`jsonl`)."""
+
+    key = "console"
+
+    def __init__(self, stream: TextIO, *, jsonl: bool = False) -> None:
+        self._stream = stream
+        self._jsonl = jsonl
+
+    async def send(self, alert: Alert) -> None:
+        text = alert.model_dump_json() if self._jsonl else render_text(alert) + "\n"
+        try:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+        except OSError as exc:  # closed pipe or full disk: retrying cannot help
+            raise PermanentFailure(self.key, f"cannot write: {exc.strerror or exc}") from exc
+
+
+class TelegramSender:
+    """Sends to one chat through a real aiogram `Bot` (whose session points at `api_base`)."""
+
+    def __init__(self, bot: Bot, chat_id: int | str) -> None:
+        self._bot = bot
+        self._chat_id = chat_id
+        self.key = f"telegram:{chat_id}"
+
+    async def send(self, alert: Alert) -> None:
+        try:
+            await self._bot.send_message(
+                self._chat_id,
+                render_telegram_html(alert),
+                parse_mode="HTML",
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except TelegramRetryAfter as exc:
+            raise RetryLater(self.key, "flood control", float(exc.retry_after)) from exc
+        except (TelegramServerError, TelegramNetworkError) as exc:
+            raise RetryLater(self.key, f"{type(exc).__name__}: {exc.message}") from exc
+        except TelegramAPIError as exc:  # forbidden, bad request, not found, unauthorized
+            raise PermanentFailure(self.key, f"{type(exc).__name__}: {exc.message}") from exc
+
+
+class SlackSender:
+    """Posts Block Kit messages to one incoming webhook."""
+
+    def __init__(self, name: str, webhook_url: str, *, timeout_s: int = 15) -> None:
+        self._client = AsyncWebhookClient(webhook_url, timeout=timeout_s)
+        self.key = f"slack:{name}"
+
+    async def send(self, alert: Alert) -> None:
+        text, blocks = render_slack(alert)
+        try:
+            response = await self._client.send(text=text, blocks=blocks)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RetryLater(self.key, f"{type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        if status == 200:
+            return
+        if status == 429 or status >= 500:
+            retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
+            delay = (
+                float(retry_after[0] if isinstance(retry_after, list) else retry_after)
+                if retry_after
+                else None
+            )
+            raise RetryLater(self.key, f"HTTP {status}", delay)
+        raise PermanentFailure(self.key, f"HTTP {status}: {response.body[:200]}")

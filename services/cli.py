@@ -1,0 +1,279 @@
+"""The `mediawatch` command line: one entry point for every process and offline tool."""
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, cast
+
+from pydantic import ValidationError
+
+from detect.matcher import ArticleMatcher, build_matcher
+from ingest.model import Article
+from services.config import (
+    LoadedConfig,
+    check_references,
+    load_config,
+    load_watchlists,
+    watchlist_paths,
+)
+from services.runtime import setup_logging
+from services.yamlfile import ConfigError, Problem
+
+DEFAULT_CONFIG = Path("mediawatch.yaml")
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help="config file (default: %(default)s)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mediawatch",
+        description="Watch news feeds and alert on what watchlists ask for, in Arabic and English.",
+        epilog="Run 'mediawatch COMMAND --help' for a command's options.",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="default: info",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "run",
+        help="run the whole pipeline (and the embedded broker by default)",
+        description="Start ingest, detect and notify as child processes, plus the "
+        "embedded Kafka broker when kafka.bootstrap is 'embedded'. Their metrics "
+        "are on metrics.port, +1 and +2. Ctrl-C stops everything gracefully.",
+    )
+    _add_config(p)
+
+    for name, what in (
+        ("ingest", "poll feeds and publish articles"),
+        ("detect", "match articles against watchlists and publish alerts"),
+        ("notify", "deliver alerts to console, Telegram and Slack"),
+    ):
+        p = sub.add_parser(
+            name,
+            help=f"run the {name} service alone: {what}",
+            description=f"Run the {name} service alone ({what}). Needs a reachable "
+            "Kafka: kafka.bootstrap from the config, or --bootstrap.",
+        )
+        _add_config(p)
+        p.add_argument(
+            "--bootstrap",
+            metavar="HOST:PORT[,...]",
+            help="Kafka bootstrap servers, overriding kafka.bootstrap",
+        )
+        p.add_argument(
+            "--metrics-port",
+            type=int,
+            metavar="PORT",
+            help="port of /metrics and /healthz, overriding metrics.port (0: any)",
+        )
+
+    p = sub.add_parser(
+        "demo",
+        help="offline demo on the bundled sample feeds",
+        description="Serve the sample feeds on a loopback port, run the pipeline "
+        "on the embedded broker, print each alert as it is delivered, and exit 0 "
+        "once every sample article has gone through every stage.",
+    )
+    p.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="print one Alert JSON object per line on stdout (logs go to stderr)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=90.0,
+        metavar="SECONDS",
+        help="give up after this long (default: %(default)s)",
+    )
+
+    p = sub.add_parser(
+        "check",
+        help="validate the config and every watchlist",
+        description="Validate the config file and the watchlists it names. "
+        "Prints FILE:LINE: field: message for each problem and exits 1, or a "
+        "summary and exits 0.",
+    )
+    _add_config(p)
+
+    p = sub.add_parser(
+        "match",
+        help="match JSON-lines articles offline (test a watchlist)",
+        description="Read articles as JSON lines ({id, title, text, lang?, url?, "
+        "published_at?, source?}) and write exactly one line per article: "
+        '{"id": ..., "alerts": [...]}. Blank lines are skipped; a line that is '
+        'not a valid article gets {"id": ..., "alerts": [], "error": ...} and '
+        "the exit code is 1.",
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"take the watchlists from this config (default: {DEFAULT_CONFIG})",
+    )
+    group.add_argument(
+        "--watchlists", nargs="+", metavar="PATH", help="watchlist files, directories or globs"
+    )
+    p.add_argument(
+        "input",
+        nargs="?",
+        default="-",
+        metavar="INPUT",
+        help="JSON-lines file, or - for stdin (default)",
+    )
+    return parser
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+
+def _load(path: Path) -> LoadedConfig:
+    if not path.exists():
+        raise ConfigError([Problem(str(path), 0, "", "config file not found (pass --config FILE)")])
+    return load_config(path)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    loaded = _load(args.config)
+    watchlists = load_watchlists(watchlist_paths(loaded.config.watchlists, loaded.base_dir))
+    problems = check_references(loaded, watchlists)
+    if problems:
+        raise ConfigError(problems)
+    rules = sum(len(w.rules) for w in watchlists)
+    print(
+        f"{args.config}: ok: {len(loaded.config.feeds)} feeds, {len(watchlists)} watchlists, "
+        f"{rules} rules"
+    )
+    return 0
+
+
+def _match_input(lines: Iterator[str], matcher: ArticleMatcher, out: IO[str]) -> int:
+    errors = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        record: Any = None
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("each line must be a JSON object")
+            now = datetime.now(UTC)
+            article = Article(
+                id=str(record["id"]),
+                url=record.get("url") or "",
+                title=record.get("title") or "",
+                text=record.get("text") or "",
+                source=record.get("source") or "match",
+                lang=record.get("lang"),
+                published_at=record.get("published_at"),
+                ingested_at=now,
+            )
+            alerts = [a.model_dump(mode="json") for a in matcher.match(article, now=now)]
+            result: dict[str, Any] = {"id": record["id"], "alerts": alerts}
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            errors += 1
+            reason = (
+                f"missing field {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+            )
+            ident = record.get("id") if isinstance(record, dict) else None
+            result = {"id": ident, "alerts": [], "error": reason}
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.flush()
+    return 1 if errors else 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    if args.watchlists:
+        paths = watchlist_paths(args.watchlists, Path.cwd())
+    else:
+        loaded = _load(args.config or DEFAULT_CONFIG)
+        paths = watchlist_paths(loaded.config.watchlists, loaded.base_dir)
+    matcher = build_matcher(load_watchlists(paths))
+    if args.input == "-":
+        return _match_input(iter(sys.stdin), matcher, sys.stdout)
+    try:
+        with open(args.input, encoding="utf-8") as handle:
+            return _match_input(iter(handle), matcher, sys.stdout)
+    except OSError as exc:
+        print(f"{args.input}: {exc.strerror}", file=sys.stderr)
+        return 2
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from services.serve import serve
+
+    loaded = _load(args.config)
+    bootstrap = args.bootstrap or loaded.config.kafka.bootstrap
+    if bootstrap == "embedded":
+        print(
+            f"{args.config}: kafka.bootstrap is 'embedded', which only 'mediawatch run' can "
+            "start; pass --bootstrap HOST:PORT or run 'mediawatch run'",
+            file=sys.stderr,
+        )
+        return 2
+    asyncio.run(serve(args.command, loaded, bootstrap, args.metrics_port))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from services.run_all import run_all
+
+    loaded = _load(args.config)
+    watchlists = load_watchlists(watchlist_paths(loaded.config.watchlists, loaded.base_dir))
+    problems = check_references(loaded, watchlists)
+    if problems:
+        raise ConfigError(problems)
+    return asyncio.run(run_all(loaded, args.log_level))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from services.demo import run_demo
+
+    return asyncio.run(run_demo(jsonl=args.jsonl, timeout_s=args.timeout))
+
+
+COMMANDS = {
+    "check": cmd_check,
+    "match": cmd_match,
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "ingest": cmd_service,
+    "detect": cmd_service,
+    "notify": cmd_service,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    quiet = args.command in {"check", "match", "demo"}
+    setup_logging("warning" if quiet else args.log_level)
+    try:
+        return cast(int, COMMANDS[args.command](args))
+    except ConfigError as exc:
+        _print_problems(exc.problems)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

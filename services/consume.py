@@ -1,0 +1,133 @@
+"""The consume → process → produce → commit loop shared by detect and notify.
+
+Offsets are committed per partition only after a record's output is acknowledged. A record that
+cannot be decoded or processed goes to the dead-letter topic with the error, and the loop moves
+on: a poison message never stops a partition.
+"""
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from prometheus_client import CollectorRegistry, Counter
+from pydantic import BaseModel, Field
+
+log = logging.getLogger("mediawatch.consume")
+
+
+class PoisonMessage(Exception):
+    """This record can never be processed (bad JSON, wrong schema)."""
+
+
+class DeadLetter(BaseModel):
+    """What `{prefix}.deadletter` carries: the failed record and why it failed."""
+
+    schema_version: Literal[1] = 1
+    service: str = Field(description="Service that gave up on the record.")
+    topic: str
+    partition: int
+    offset: int
+    key: str | None = Field(description="Record key, UTF-8 decoded with replacement.")
+    value: str = Field(description="Record value, UTF-8 decoded with replacement.")
+    error: str = Field(description="Why it failed, one line.")
+    failed_at: datetime
+
+
+#: Handles one record: True when done, False when shutdown interrupted it (do not commit it).
+Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[bool]]
+
+
+class ConsumeLoop:
+    def __init__(
+        self,
+        *,
+        service: str,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        deadletter_topic: str,
+        registry: CollectorRegistry,
+    ) -> None:
+        self._service = service
+        self._consumer = consumer
+        self._producer = producer
+        self._deadletter_topic = deadletter_topic
+        self._deadletters = Counter(
+            "mediawatch_deadletter_messages",
+            "Records sent to the dead-letter topic.",
+            ["service"],
+            registry=registry,
+        ).labels(service)
+        self._processed = Counter(
+            "mediawatch_consumed_messages",
+            "Records consumed and committed.",
+            ["service"],
+            registry=registry,
+        ).labels(service)
+
+    async def run(
+        self, handle: Handler, flush: Callable[[], Awaitable[None]], stop: asyncio.Event
+    ) -> None:
+        """Consume until `stop` is set; the batch in hand is finished and committed first."""
+        while not stop.is_set():
+            batches = await self._consumer.getmany(timeout_ms=300)
+            for tp, records in batches.items():
+                done = await self._handle_records(records, handle, stop)
+                await flush()  # outputs acknowledged before the offset moves past them
+                if done is not None:
+                    await self._consumer.commit({tp: done.offset + 1})
+                    self._processed.inc(_count_upto(records, done))
+                if stop.is_set():
+                    break
+
+    async def _handle_records(
+        self, records: list[ConsumerRecord[bytes, bytes]], handle: Handler, stop: asyncio.Event
+    ) -> ConsumerRecord[bytes, bytes] | None:
+        done = None
+        for record in records:
+            try:
+                if not await handle(record):
+                    break
+            except PoisonMessage as exc:
+                await self._dead_letter(record, str(exc))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # loop boundary: one bad record must not stop the partition
+                log.exception("failed to process record", extra=_where(record))
+                await self._dead_letter(
+                    record,
+                    f"{type(exc).__name__}: {exc} "
+                    f"({traceback.format_exc(limit=1).splitlines()[-1]})",
+                )
+            done = record
+        return done
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> None:
+        letter = DeadLetter(
+            service=self._service,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key.decode("utf-8", "replace") if record.key is not None else None,
+            value=(record.value or b"").decode("utf-8", "replace"),
+            error=error.replace("\n", " ")[:2000],
+            failed_at=datetime.now(UTC),
+        )
+        await self._producer.send_and_wait(
+            self._deadletter_topic, letter.model_dump_json().encode(), key=record.key
+        )
+        self._deadletters.inc()
+        log.warning("dead-lettered record: %s", letter.error, extra=_where(record))
+
+
+def _where(record: ConsumerRecord[bytes, bytes]) -> dict[str, object]:
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+
+
+def _count_upto(
+    records: list[ConsumerRecord[bytes, bytes]], last: ConsumerRecord[bytes, bytes]
+) -> int:
+    return next(i for i, r in enumerate(records, 1) if r is last)

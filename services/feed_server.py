@@ -1,0 +1,80 @@
+"""A small real HTTP server for feed files, honouring ETag and If-Modified-Since.
+
+`mediawatch demo` serves the bundled samples with it; tests use it (with its fault switches) as
+the web's feeds: slow answers, error statuses and arbitrary bodies are one attribute away.
+"""
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
+
+from aiohttp import web
+
+
+@dataclass
+class ServedFeed:
+    body: bytes
+    content_type: str = "application/rss+xml; charset=utf-8"
+    last_modified: str = field(default_factory=lambda: formatdate(usegmt=True))
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
+
+
+class FeedServer:
+    """Serves `feeds[path]` at `http://127.0.0.1:PORT/path`; counts requests per path."""
+
+    def __init__(self) -> None:
+        self.feeds: dict[str, ServedFeed] = {}
+        self.status_override: dict[str, int] = {}
+        self.delay_s: dict[str, float] = {}
+        self.requests: dict[str, int] = {}
+        self.not_modified: dict[str, int] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @classmethod
+    def from_directory(cls, directory: Path) -> "FeedServer":
+        server = cls()
+        for path in sorted(directory.glob("*.xml")):
+            server.feeds[path.name] = ServedFeed(path.read_bytes())
+        return server
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/{path:.*}", self._serve)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        self.requests[path] = self.requests.get(path, 0) + 1
+        if path in self.delay_s:
+            await asyncio.sleep(self.delay_s[path])
+        if path in self.status_override:
+            return web.Response(status=self.status_override[path], text="injected failure")
+        feed = self.feeds.get(path)
+        if feed is None:
+            return web.Response(status=404, text="no such feed")
+        headers = {"ETag": feed.etag, "Last-Modified": feed.last_modified}
+        if (
+            request.headers.get("If-None-Match") == feed.etag
+            or request.headers.get("If-Modified-Since") == feed.last_modified
+        ):
+            self.not_modified[path] = self.not_modified.get(path, 0) + 1
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=feed.body, headers={**headers, "Content-Type": feed.content_type})

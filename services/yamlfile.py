@@ -1,0 +1,165 @@
+"""YAML files validated by pydantic, with problems reported as `FILE:LINE: field: message`.
+
+Used for the config file and for watchlists. `${VAR}`, `${VAR:-default}` and `${file:/path}` in
+string values are substituted after parsing, so a secret can never change the document structure.
+"""
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Path_ = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+_SUBST_RE = re.compile(
+    r"\$\{(?:file:(?P<file>[^}]+)|(?P<var>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?)\}"
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a file, located as precisely as we can."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.field}: " if self.field else ""
+        return f"{self.file}:{self.line}: {where}{self.message}"
+
+
+class ConfigError(Exception):
+    """A file failed validation; `problems` lists every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class YamlDocument:
+    """Parsed YAML plus the line where each key or item starts, for error messages."""
+
+    path: Path
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Path_) -> int:
+        """Line of the deepest known prefix of `loc` (1 if nothing is known)."""
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.lines:
+                return self.lines[loc[:end]]
+        return 1
+
+    def problem(self, loc: Path_, message: str, label: str | None = None) -> Problem:
+        return Problem(str(self.path), self.line_of(loc), label or dotted(loc), message)
+
+
+def dotted(loc: Path_) -> str:
+    """`('rules', 3, 'id')` → `rules[3].id`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _walk(node: yaml.Node, path: Path_) -> Iterator[tuple[Path_, int]]:
+    yield path, node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            yield child, key.start_mark.line + 1
+            for sub_path, line in _walk(value, child):
+                if sub_path != child:
+                    yield sub_path, line
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _walk(item, (*path, i))
+
+
+def _substitute(value: Any, loc: Path_, doc: YamlDocument, problems: list[Problem]) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, (*loc, k), doc, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, (*loc, i), doc, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(m: re.Match[str]) -> str:
+        if m.group("file"):
+            try:
+                return Path(m.group("file")).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                problems.append(doc.problem(loc, f"cannot read secret file: {exc.strerror}"))
+                return ""
+        name = m.group("var")
+        if name in os.environ:
+            return os.environ[name]
+        if m.group("default") is not None:
+            return m.group("default")
+        problems.append(doc.problem(loc, f"environment variable {name} is not set"))
+        return ""
+
+    return _SUBST_RE.sub(replace, value)
+
+
+def read_yaml(path: Path) -> YamlDocument:
+    """Parse `path`, raising `ConfigError` with the line of any syntax error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), 0, "", f"cannot read file: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(str(path), 1, "", f"not UTF-8: {exc.reason}")]) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ConfigError([Problem(str(path), line, "", f"YAML syntax: {exc.problem}")]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(str(path), 1, "", f"YAML: {exc}")]) from exc
+    doc = YamlDocument(path, data)
+    if node is not None:
+        doc.lines = dict(_walk(node, ()))
+    problems: list[Problem] = []
+    doc.data = _substitute(data, (), doc, problems)
+    if problems:
+        raise ConfigError(problems)
+    return doc
+
+
+def validate(
+    doc: YamlDocument,
+    model: type[M],
+    *,
+    label: Callable[[Path_], str] = dotted,
+    context: dict[str, Any] | None = None,
+) -> M:
+    """Validate `doc` against `model`, turning every pydantic error into a located `Problem`."""
+    if doc.data is None:
+        raise ConfigError([Problem(str(doc.path), 1, "", "file is empty")])
+    try:
+        return model.model_validate(doc.data, context=context)
+    except ValidationError as exc:
+        problems = [
+            doc.problem(tuple(err["loc"]), _message(err), label(tuple(err["loc"])))
+            for err in exc.errors(include_url=False)
+        ]
+        raise ConfigError(problems) from exc
+
+
+def _message(err: Any) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        return "unknown field (check its spelling)"
+    return msg.removeprefix("Value error, ")
