@@ -10,11 +10,11 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 log = logging.getLogger("mediawatch.consume")
 
@@ -35,6 +35,23 @@ class DeadLetter(BaseModel):
     value: str = Field(description="Record value, UTF-8 decoded with replacement.")
     error: str = Field(description="Why it failed, one line.")
     failed_at: datetime
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def decode(model: type[M], value: bytes | None) -> M:
+    """The `model` message in a record value, or `PoisonMessage` naming every problem."""
+    if not value:
+        raise PoisonMessage("empty record value")
+    try:
+        return model.model_validate_json(value)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}"
+            for e in exc.errors(include_url=False)[:5]
+        ]
+        raise PoisonMessage(f"not an {model.__name__}: {'; '.join(problems)}") from exc
 
 
 #: Handles one record: True when done, False when shutdown interrupted it (do not commit it).

@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from pydantic import ValidationError
 
 from detect.matcher import ArticleMatcher
 from ingest.model import Article
-from services.consume import ConsumeLoop, PoisonMessage
+from services.consume import ConsumeLoop, decode
 from services.kafka import KafkaLink
 
 log = logging.getLogger("mediawatch.detect")
@@ -46,18 +45,6 @@ class DetectMetrics:
                 registry=registry,
             ),
         )
-
-
-def decode_article(value: bytes | None) -> Article:
-    """The article in a record, or `PoisonMessage` saying why there is none."""
-    if not value:
-        raise PoisonMessage("empty record value")
-    try:
-        return Article.model_validate_json(value)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "message"
-        raise PoisonMessage(f"not an Article: {where}: {first['msg']}") from exc
 
 
 class DetectService:
@@ -97,7 +84,7 @@ class DetectService:
     async def _handle(
         self, record: ConsumerRecord[bytes, bytes], producer: AIOKafkaProducer
     ) -> bool:
-        article = decode_article(record.value)
+        article = decode(Article, record.value)
         now = datetime.now(UTC)
         alerts = self._matcher.match(article, now=now)
         for alert in alerts:

@@ -12,14 +12,13 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from pydantic import ValidationError
 
 from detect.model import Alert
 from notify.delivery_log import DeliveryLog
 from notify.dispatch import Destination, Dispatcher, DispatchEvents
 from notify.senders import ConsoleSender, SlackSender, TelegramSender
 from services.config import LoadedConfig
-from services.consume import ConsumeLoop, PoisonMessage
+from services.consume import ConsumeLoop, decode
 from services.detect_service import LATENCY_BUCKETS
 from services.kafka import KafkaLink
 
@@ -70,17 +69,6 @@ class NotifyMetrics:
             retry=lambda key: self.retries.labels(channel(key)).inc(),
             failed=lambda key: self.failures.labels(channel(key)).inc(),
         )
-
-
-def decode_alert(value: bytes | None) -> Alert:
-    if not value:
-        raise PoisonMessage("empty record value")
-    try:
-        return Alert.model_validate_json(value)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "message"
-        raise PoisonMessage(f"not an Alert: {where}: {first['msg']}") from exc
 
 
 class NotifyService:
@@ -149,7 +137,7 @@ class NotifyService:
                 self.ready = True
 
                 async def handle(record: ConsumerRecord[bytes, bytes]) -> bool:
-                    alert = decode_alert(record.value)
+                    alert = decode(Alert, record.value)
                     if not await dispatcher.deliver(alert, stop):
                         return False
                     self._metrics.alerts.inc()

@@ -1,0 +1,111 @@
+"""A fake Telegram Bot API server: real HTTP, the real response format, scripted failures.
+
+A real aiogram `Bot` talks to it through `TelegramAPIServer.from_base(server.base_url)`, so
+aiogram's own response checking (429 → TelegramRetryAfter, 403 → TelegramForbiddenError …) runs.
+"""
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Fault:
+    """One scripted answer instead of success: HTTP status and optional retry_after."""
+
+    status: int
+    retry_after: int | None = None
+    description: str = "injected"
+
+
+@dataclass
+class SentMessage:
+    chat_id: str
+    text: str
+    parse_mode: str | None
+    at: float
+
+
+@dataclass
+class FakeTelegram:
+    token: str = "123456:TEST-token"
+    messages: list[SentMessage] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)  # consumed one per sendMessage
+    hold_after: int | None = None  # once this many are recorded, hang further sends
+    held: int = 0
+    port: int = 0
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
+    _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def release(self) -> None:
+        """Stop holding sends: held requests fail with 502 (they never reached 'Telegram')."""
+        self.hold_after = None
+        self._release.set()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        form = dict(await request.post())
+        if method == "getMe":
+            return _ok({"id": 1, "is_bot": True, "first_name": "mediawatch", "username": "mw_bot"})
+        if method != "sendMessage":
+            return _error(404, f"Not Found: method {method}")
+        if self.hold_after is not None and len(self.messages) >= self.hold_after:
+            self.held += 1
+            await self._release.wait()
+            return _error(502, "Bad Gateway")
+        if self.faults:
+            fault = self.faults.pop(0)
+            return _error(fault.status, fault.description, fault.retry_after)
+        message = SentMessage(
+            str(form["chat_id"]),
+            str(form["text"]),
+            str(form["parse_mode"]) if "parse_mode" in form else None,
+            time.time(),
+        )
+        self.messages.append(message)
+        return _ok(
+            {
+                "message_id": next(self._ids),
+                "date": int(message.at),
+                "chat": {"id": int(message.chat_id), "type": "private"},
+                "text": message.text,
+            }
+        )
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+        body["description"] = f"Too Many Requests: retry after {retry_after}"
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json")

@@ -1,0 +1,65 @@
+"""The whole pipeline as separate processes on the real broker, fed by a real HTTP feed server."""
+
+import json
+from pathlib import Path
+
+from services.broker import EmbeddedBroker
+from services.feed_server import FeedServer, ServedFeed
+from services.supervisor import SERVICES, Supervisor
+from tests.fakes.slack import FakeSlack
+from tests.fakes.telegram import FakeTelegram
+from tests.helpers import REPO, eventually, read_topic, write_config
+
+CHAT = 424242
+
+
+async def test_arabic_fixture_flows_from_feed_to_telegram_and_slack(
+    tmp_path: Path,
+    prefix: str,
+    broker: EmbeddedBroker,
+    feeds: FeedServer,
+    telegram: FakeTelegram,
+    slack: FakeSlack,
+) -> None:
+    feeds.feeds["sabq.xml"] = ServedFeed((REPO / "samples/feeds/sabq-ar.xml").read_bytes())
+    config = write_config(
+        tmp_path,
+        prefix,
+        feeds=[{"url": feeds.url("sabq.xml"), "name": "Sabq", "lang": "ar", "interval": "1s"}],
+        notify={
+            "telegram": {
+                "token": telegram.token,
+                "api_base": telegram.base_url,
+                "chats": [{"id": CHAT, "watchlists": ["conflict"]}],
+            },
+            "slack": [{"name": "newsroom", "webhook_url": slack.url()}],
+        },
+    )
+    supervisor = Supervisor(config, broker.bootstrap, dict.fromkeys(SERVICES, 0), "warning")
+    await supervisor.start()
+    try:
+
+        def fixture_messages() -> list[str]:
+            return [m.text for m in telegram.messages if "أرمينيا وأذربيجان" in m.text]
+
+        def both_events() -> bool:
+            texts = " ".join(fixture_messages())
+            return "ceasefire_violation" in texts and "threat_to_cut_relations" in texts
+
+        await eventually(both_events, what="Telegram alerts for the fixture article")
+        texts = fixture_messages()
+        violation = next(t for t in texts if "ceasefire_violation" in t)
+        assert "بخرق الهدنة" in violation  # the matched words, as written in the article
+        threat = next(t for t in texts if "threat_to_cut_relations" in t)
+        assert "مهددًا بقطع العلاقات" in threat
+        assert all(m.chat_id == str(CHAT) and m.parse_mode == "HTML" for m in telegram.messages)
+        await eventually(
+            lambda: len(slack.posts) == len(telegram.messages) > 0, what="the same alerts on Slack"
+        )
+        # the feed is polled every second: conditional GETs, and nothing is sent twice
+        await eventually(lambda: feeds.not_modified.get("sabq.xml", 0) >= 2, what="304 answers")
+        alerts = await read_topic(broker.bootstrap, f"{prefix}.alerts", at_least=1)
+        assert len(telegram.messages) == len({json.loads(a)["id"] for a in alerts})
+    finally:
+        codes = await supervisor.stop()
+    assert codes == dict.fromkeys(SERVICES, 0), "every service shuts down cleanly on SIGTERM"
