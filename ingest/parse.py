@@ -95,8 +95,8 @@ def parse_feed(
     if parsed.bozo and not parsed.entries:
         reason = str(parsed.get("bozo_exception") or "not a feed")
         raise FeedParseError(feed_url, reason)
-    if not parsed.entries and not parsed.feed:
-        raise FeedParseError(feed_url, "no feed or entries found")
+    if not parsed.entries and not parsed.get("version"):
+        raise FeedParseError(feed_url, "not an RSS or Atom feed")
     feed_lang = lang or _language(parsed.feed.get("language"))
     articles = []
     for entry in parsed.entries:

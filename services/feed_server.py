@@ -71,10 +71,12 @@ class FeedServer:
         if feed is None:
             return web.Response(status=404, text="no such feed")
         headers = {"ETag": feed.etag, "Last-Modified": feed.last_modified}
-        if (
-            request.headers.get("If-None-Match") == feed.etag
-            or request.headers.get("If-Modified-Since") == feed.last_modified
-        ):
+        if_none_match = request.headers.get("If-None-Match")
+        if if_none_match is not None:  # RFC 9110 13.1.3: the ETag check wins over the date
+            fresh = if_none_match == feed.etag
+        else:
+            fresh = request.headers.get("If-Modified-Since") == feed.last_modified
+        if fresh:
             self.not_modified[path] = self.not_modified.get(path, 0) + 1
             return web.Response(status=304, headers=headers)
         return web.Response(body=feed.body, headers={**headers, "Content-Type": feed.content_type})

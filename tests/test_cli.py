@@ -1,0 +1,64 @@
+"""The offline commands users run from the README: `match` and `demo`."""
+
+import json
+import subprocess
+import sys
+
+from tests.helpers import REPO, fixture_article
+
+MEDIAWATCH = [sys.executable, "-m", "services.cli"]
+
+
+def test_match_writes_one_line_per_input_line_in_order() -> None:
+    title, text = fixture_article()
+    lines = [
+        json.dumps({"id": "sabq", "title": title, "text": text, "lang": "ar"}, ensure_ascii=False),
+        json.dumps({"id": 2, "title": "Football: derby ends in a draw", "text": "", "lang": "en"}),
+        "",
+        "{broken json",
+        json.dumps({"title": "no id"}),
+        json.dumps({"id": "en", "title": "Army says rebels violated the ceasefire"}),
+    ]
+    result = subprocess.run(
+        [*MEDIAWATCH, "match", "--watchlists", "watchlists/"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["sabq", 2, None, None, "en"]
+    events = {a["event"] for a in out[0]["alerts"]}
+    assert {"ceasefire_violation", "threat_to_cut_relations", "shelling_or_strike"} <= events
+    assert out[1]["alerts"] == []
+    assert "error" in out[2] and "missing field 'id'" in out[3]["error"]
+    assert out[4]["alerts"][0]["matches"][0]["text"] == "violated the ceasefire"
+    assert result.returncode == 1  # two lines were not articles
+
+
+def test_match_reads_a_file_and_uses_the_config_watchlists(tmp_path: object) -> None:
+    result = subprocess.run(
+        [*MEDIAWATCH, "match", "--config", "mediawatch.yaml", "-"],
+        input='{"id": "x", "title": "خرق الهدنة"}\n',
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line)["alerts"][0]["event"] == "ceasefire_violation"
+
+
+def test_demo_prints_the_fixture_alerts_and_exits_0() -> None:
+    result = subprocess.run(
+        [*MEDIAWATCH, "demo", "--jsonl"], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    alerts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert alerts, "the samples hold alerts"
+    assert len({a["id"] for a in alerts}) == len(alerts), "no alert printed twice"
+    fixture = {a["event"] for a in alerts if "علييف" in a["article"]["title"]}
+    assert {"ceasefire_violation", "threat_to_cut_relations"} <= fixture
+    assert "articles through ingest, detect and notify" in result.stderr
