@@ -22,7 +22,10 @@ demo: $(STAMP)
 check: $(STAMP)
 	$(BIN)/mediawatch check --config mediawatch.yaml
 
+# The suite, plus lint and strict typing: what CI (.ci/run) runs.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

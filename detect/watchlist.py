@@ -1,6 +1,6 @@
 """Watchlist models: what analysts write in YAML, validated before any article is matched."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
@@ -11,8 +11,10 @@ from pydantic import (
     model_validator,
 )
 
-from detect.model import Severity
+from detect.model import Field_, Severity
 from detect.normalize import term_tokens
+
+ALL_FIELDS: tuple[Field_, ...] = ("title", "text")
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 
@@ -34,7 +36,7 @@ class Rule(BaseModel):
     severity: Severity = "medium"
     keywords: list[str] = Field(min_length=1, description="Words or phrases; any one fires.")
     exclude: list[str] = Field(default_factory=list, description="Any one of these vetoes.")
-    fields: list[Literal["title", "text"]] = Field(default_factory=lambda: ["title", "text"])
+    fields: list[Field_] = Field(default_factory=lambda: list(ALL_FIELDS))
 
     _keywords_have_words = field_validator("keywords", "exclude")(_check_terms)
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from pydantic import ValidationError
 
@@ -267,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = args.command in {"check", "match", "demo"}
     setup_logging("warning" if quiet else args.log_level)
     try:
-        return cast(int, COMMANDS[args.command](args))
+        return COMMANDS[args.command](args)
     except ConfigError as exc:
         _print_problems(exc.problems)
         return 1
