@@ -10,7 +10,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURE = REPO.parent / "shared" / "fixtures" / "sabq-armenia-azerbaijan-2020.txt"
+FIXTURE = REPO / "tests" / "data" / "sabq-armenia-azerbaijan-2020.txt"
 
 
 def fixture_article() -> tuple[str, str]:

@@ -63,3 +63,37 @@ async def test_arabic_fixture_flows_from_feed_to_telegram_and_slack(
     finally:
         codes = await supervisor.stop()
     assert codes == dict.fromkeys(SERVICES, 0), "every service shuts down cleanly on SIGTERM"
+
+
+async def test_run_starts_broker_and_services_prints_alerts_and_stops_on_sigint(
+    tmp_path: Path, prefix: str, feeds: FeedServer,
+) -> None:
+    """What `make run` does, with the embedded broker and console output; Ctrl-C stops it."""
+    import asyncio
+    import signal
+    import sys
+
+    feeds.feeds["sabq.xml"] = ServedFeed((REPO / "samples/feeds/sabq-ar.xml").read_bytes())
+    config = write_config(
+        tmp_path, prefix,
+        feeds=[{"url": feeds.url("sabq.xml"), "name": "Sabq", "lang": "ar"}],
+        notify={"console": True, "console_format": "jsonl"},
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "run", "--config", str(config), cwd=REPO,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    events: set[str] = set()
+    try:
+        async with asyncio.timeout(60):
+            while not {"ceasefire_violation", "threat_to_cut_relations"} <= events:
+                line = await process.stdout.readline()
+                assert line, "run exited early"
+                alert = json.loads(line)
+                if "علييف" in alert["article"]["title"]:
+                    events.add(alert["event"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(process.wait(), 40)
+    assert code == 0
