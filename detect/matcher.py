@@ -104,7 +104,7 @@ class KeywordMatcher:
     def _alert(
         compiled: _CompiledRule, article: Article, matches: list[Match], detected_at: datetime
     ) -> Alert:
-        story_id = article.id
+        story_id = article.story_id or article.id
         unique = sorted(set(matches), key=lambda m: (m.field != "title", m.start, m.end))
         return Alert(
             id=alert_id(compiled.watchlist.id, compiled.rule.id, story_id),

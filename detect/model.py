@@ -60,7 +60,7 @@ class Alert(BaseModel):
     severity: Severity = Field(description="How urgent the rule's author judged it.")
     article: ArticleRef = Field(description="The article that matched.")
     matches: list[Match] = Field(description="Every matched span, in field and offset order.")
-    story_id: str = Field(description="Story the article belongs to (its id until clustering).")
+    story_id: str = Field(description="Story the article belongs to (the article id if alone).")
     detected_at: datetime = Field(description="When detect produced the alert.")
     ingested_at: datetime = Field(description="When the article entered the pipeline.")
 

@@ -22,4 +22,7 @@ class Article(BaseModel):
     feed_url: str = Field("", description="URL (or path) of the feed it was read from.")
     lang: str | None = Field(None, description="ISO 639-1 language code, when known.")
     published_at: datetime | None = Field(None, description="Publication time given by the feed.")
+    story_id: str | None = Field(
+        None, description="Story shared by copies of one event across outlets; None: its own id."
+    )
     ingested_at: datetime = Field(description="When ingest emitted it: the pipeline entry time.")
