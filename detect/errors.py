@@ -1,7 +1,8 @@
 """Errors raised by the detect package.
 
 DetectError
-└── WatchlistError     a watchlist is invalid (bad rule, empty keyword, duplicate id)
+├── WatchlistError     a watchlist is invalid (duplicate id, bad rule)
+└── QueryError         a rule's query or regex cannot be compiled; says where
 """
 
 
@@ -16,3 +17,16 @@ class WatchlistError(DetectError):
         super().__init__(f"{where}: {message}")
         self.where = where
         self.message = message
+
+
+class QueryError(DetectError, ValueError):
+    """A query or regex is malformed; `column` (1-based) points into `query`.
+
+    A `ValueError` too, so pydantic validators report it as a field error.
+    """
+
+    def __init__(self, message: str, query: str, column: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.query = query
+        self.column = column

@@ -1,70 +1,318 @@
-"""Keyword and phrase matching over normalised tokens.
+"""Match articles against many rules at once, the way Lucene Monitor (Luwak) does.
 
-Every keyword of every rule is indexed by its first token form, so an article is scanned once
-whatever the number of rules: each word looks up the phrases that can start there and checks
-their remaining words. `build_matcher` is the only constructor the service layer uses; the query
-language of later releases replaces this module behind the same `ArticleMatcher` protocol.
+Compile time: every query word becomes a term in one `TermTable`; each rule is indexed under a
+few *anchor* terms, at least one of which must occur in any article the rule can match.
+Match time: each field is folded and split into words once; each distinct word is looked up
+(cached) to the terms it matches; the rules anchored on those terms are the candidates, and only
+they are evaluated — Boolean logic on term presence first, word positions (phrases, NEAR) only
+for the survivors. Regex rules run through one RE2 set, so no pattern can take more than linear
+time. `build_matcher` is the only constructor the service layer uses.
 """
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+import re2
+
+from detect import query as q
 from detect.model import Alert, ArticleRef, Field_, Match, alert_id
-from detect.normalize import Token, term_tokens, tokenize
+from detect.normalize import WORD_RE, FoldedText
+from detect.terms import TermTable
 from detect.watchlist import Rule, Watchlist
 from ingest.model import Article
+
+FIELDS: tuple[Field_, ...] = ("title", "text")
+MAX_SPANS = 20  # matched spans reported per alert
 
 
 class ArticleMatcher(Protocol):
     """What the detect service needs from a matching engine."""
 
+    @property
+    def rule_count(self) -> int: ...
+
     def match(self, article: Article, *, now: datetime | None = None) -> list[Alert]: ...
+
+
+# ---- compiled query nodes -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    term: int
 
 
 @dataclass(frozen=True, slots=True)
 class _Phrase:
-    rule_index: int
-    words: tuple[str, ...]
-    veto: bool  # an `exclude` phrase rather than a keyword
+    terms: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class _CompiledRule:
+class _And:
+    children: tuple["_Node", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Or:
+    children: tuple["_Node", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Not:
+    child: "_Node"
+
+
+@dataclass(frozen=True, slots=True)
+class _Near:
+    left: "_Node"
+    right: "_Node"
+    distance: int
+    ordered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    fields: tuple[Field_, ...]
+    child: "_Node"
+
+
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    key: str
+    value: str
+
+
+_Node = _Term | _Phrase | _And | _Or | _Not | _Near | _Scope | _Meta
+Span = tuple[Field_, int, int]  # field, first word index, last word index
+
+
+def _compile(node: q.Node, terms: TermTable) -> _Node:
+    if isinstance(node, q.Term):
+        return _Term(terms.word(node.word))
+    if isinstance(node, q.Prefix):
+        return _Term(terms.prefix(node.stem))
+    if isinstance(node, q.Phrase):
+        ids = tuple(terms.exact_word(w) for w in node.words)
+        return _Term(ids[0]) if len(ids) == 1 else _Phrase(ids)
+    if isinstance(node, q.And):
+        return _And(tuple(_compile(c, terms) for c in node.children))
+    if isinstance(node, q.Or):
+        return _Or(tuple(_compile(c, terms) for c in node.children))
+    if isinstance(node, q.Not):
+        return _Not(_compile(node.child, terms))
+    if isinstance(node, q.Near):
+        return _Near(
+            _compile(node.left, terms), _compile(node.right, terms), node.distance, node.ordered
+        )
+    if isinstance(node, q.FieldScope):
+        return _Scope((node.field,), _compile(node.child, terms))
+    return _Meta(node.key, node.value)
+
+
+def _anchors(node: _Node, weight: dict[int, int]) -> frozenset[int] | None:
+    """Terms at least one of which occurs in every article `node` matches (None: unknown)."""
+    if isinstance(node, _Term):
+        return frozenset({node.term})
+    if isinstance(node, _Phrase):
+        return frozenset({max(node.terms, key=lambda t: weight[t])})
+    if isinstance(node, _Or):
+        sets = [_anchors(c, weight) for c in node.children]
+        if any(s is None for s in sets):
+            return None
+        return frozenset().union(*(s for s in sets if s is not None))
+    if isinstance(node, _And | _Near):
+        children = node.children if isinstance(node, _And) else (node.left, node.right)
+        options = [s for s in (_anchors(c, weight) for c in children) if s]
+        if not options:
+            return None
+        return min(options, key=lambda s: (len(s), -min(weight[t] for t in s)))
+    if isinstance(node, _Scope):
+        return _anchors(node.child, weight)
+    return None
+
+
+# ---- one article, as the evaluator sees it --------------------------------------------------
+
+
+@dataclass
+class _Field:
+    text: FoldedText
+    terms: TermTable
+    words: list[str]
+    hits: frozenset[int]
+    _positions: dict[int, list[int]] | None = None
+    _offsets: list[tuple[int, int]] | None = None
+
+    @classmethod
+    def of(cls, raw: str, terms: TermTable) -> "_Field":
+        text = FoldedText.of(raw)
+        words = WORD_RE.findall(text.folded)
+        hits: set[int] = set()
+        for word in set(words):
+            hits.update(terms.terms_of(word))
+        return cls(text, terms, words, frozenset(hits))
+
+    def positions(self, term: int) -> list[int]:
+        if self._positions is None:
+            positions: dict[int, list[int]] = defaultdict(list)
+            for index, word in enumerate(self.words):
+                for t in self.terms.terms_of(word):
+                    positions[t].append(index)
+            self._positions = positions
+        return self._positions.get(term, [])
+
+    def match(self, name: Field_, first: int, last: int) -> Match:
+        if self._offsets is None:
+            self._offsets = [m.span() for m in WORD_RE.finditer(self.text.folded)]
+        start, end = self.text.original_span(self._offsets[first][0], self._offsets[last][1])
+        return Match(text=self.text.original[start:end], field=name, start=start, end=end)
+
+
+@dataclass
+class _Doc:
+    fields: dict[Field_, _Field]
+    lang: str | None
+    source: str
+
+    def meta(self, key: str, value: str) -> bool:
+        if key == "lang":
+            return self.lang == value
+        return self.source.lower() == value
+
+
+def _possible(node: _Node, doc: _Doc, fields: tuple[Field_, ...]) -> bool:
+    """Could `node` match, judging by term presence alone? (cheap; no word positions)"""
+    if isinstance(node, _Term):
+        return any(node.term in doc.fields[f].hits for f in fields)
+    if isinstance(node, _Phrase):
+        return any(all(t in doc.fields[f].hits for t in node.terms) for f in fields)
+    if isinstance(node, _And):
+        return all(_possible(c, doc, fields) for c in node.children)
+    if isinstance(node, _Or):
+        return any(_possible(c, doc, fields) for c in node.children)
+    if isinstance(node, _Not):
+        return True  # decided by the full evaluation
+    if isinstance(node, _Near):
+        return _possible(node.left, doc, fields) and _possible(node.right, doc, fields)
+    if isinstance(node, _Scope):
+        return _possible(node.child, doc, node.fields)
+    return doc.meta(node.key, node.value)
+
+
+def _eval(node: _Node, doc: _Doc, fields: tuple[Field_, ...]) -> list[Span] | None:
+    """Spans that make `node` true, or None when it is false ([] : true without words)."""
+    if isinstance(node, _Term):
+        spans = [(f, p, p) for f in fields for p in doc.fields[f].positions(node.term)]
+        return spans or None
+    if isinstance(node, _Phrase):
+        spans = []
+        for f in fields:
+            field_ = doc.fields[f]
+            later = [set(field_.positions(t)) for t in node.terms[1:]]
+            for p in field_.positions(node.terms[0]):
+                if all(p + k in s for k, s in enumerate(later, 1)):
+                    spans.append((f, p, p + len(node.terms) - 1))
+        return spans or None
+    if isinstance(node, _And):
+        collected: list[Span] = []
+        for child in node.children:
+            result = _eval(child, doc, fields)
+            if result is None:
+                return None
+            collected += result
+        return collected
+    if isinstance(node, _Or):
+        results = [r for r in (_eval(c, doc, fields) for c in node.children) if r is not None]
+        return [s for r in results for s in r] if results else None
+    if isinstance(node, _Not):
+        return [] if _eval(node.child, doc, fields) is None else None
+    if isinstance(node, _Near):
+        left = _eval(node.left, doc, fields)
+        right = _eval(node.right, doc, fields) if left else None
+        if not left or not right:
+            return None
+        near = {
+            (fa, min(a0, b0), max(a1, b1))
+            for fa, a0, a1 in left
+            for fb, b0, b1 in right
+            if fa == fb and _near(a0, a1, b0, b1, node.distance, node.ordered)
+        }
+        return _minimal(near) or None
+    if isinstance(node, _Scope):
+        return _eval(node.child, doc, node.fields)
+    return [] if doc.meta(node.key, node.value) else None
+
+
+def _minimal(spans: set[Span]) -> list[Span]:
+    """Drop spans that contain another one: report the tightest evidence."""
+    kept: list[Span] = []
+    for span in sorted(spans, key=lambda s: s[2] - s[1]):
+        if not any(k[0] == span[0] and span[1] <= k[1] and k[2] <= span[2] for k in kept):
+            kept.append(span)
+    return kept
+
+
+def _near(a0: int, a1: int, b0: int, b1: int, distance: int, ordered: bool) -> bool:
+    if b0 > a1:
+        return b0 - a1 <= distance
+    if not ordered and a0 > b1:
+        return a0 - b1 <= distance
+    return False
+
+
+# ---- the matcher ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
     watchlist: Watchlist
     rule: Rule
+    node: _Node | None  # None for regex rules
+    regex: "re2._Regexp | None" = None
 
 
-def _find(tokens: list[Token], index: dict[str, list[_Phrase]]) -> list[tuple[_Phrase, int, int]]:
-    """Every (phrase, first token, last token) occurrence in `tokens`."""
-    found = []
-    for i, token in enumerate(tokens):
-        for form in token.forms:
-            for phrase in index.get(form, ()):
-                last = i + len(phrase.words) - 1
-                if last >= len(tokens):
-                    continue
-                if all(w in tokens[i + k].forms for k, w in enumerate(phrase.words[1:], 1)):
-                    found.append((phrase, i, last))
-    return found
+@dataclass
+class QueryMatcher:
+    """Matches every rule of `watchlists`; see the module docstring for how."""
 
+    watchlists: Sequence[Watchlist]
+    terms: TermTable = field(default_factory=TermTable)
+    _rules: list[_Compiled] = field(default_factory=list)
+    _by_anchor: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _always: list[int] = field(default_factory=list)
+    _regex_rules: list[int] = field(default_factory=list)
+    _regex_set: "re2.Set | None" = None
 
-class KeywordMatcher:
-    """Matches rules' keywords and phrases; see `detect.normalize` for what a term matches."""
-
-    def __init__(self, watchlists: Sequence[Watchlist]) -> None:
-        self._rules: list[_CompiledRule] = []
-        self._index: dict[str, list[_Phrase]] = defaultdict(list)
-        for watchlist in watchlists:
+    def __post_init__(self) -> None:
+        compiled_nodes: list[_Node | None] = []
+        for watchlist in self.watchlists:
             for rule in watchlist.rules:
-                rule_index = len(self._rules)
-                self._rules.append(_CompiledRule(watchlist, rule))
-                for terms, veto in ((rule.keywords, False), (rule.exclude, True)):
-                    for term in terms:
-                        words = term_tokens(term)
-                        self._index[words[0]].append(_Phrase(rule_index, words, veto))
+                node = _compile(q.parse_query(rule.query), self.terms) if rule.query else None
+                regex = re2.compile(rule.regex, _re2_options()) if rule.regex else None
+                self._rules.append(_Compiled(watchlist, rule, node, regex))
+                compiled_nodes.append(node)
+        weight = self.terms.weights()
+        for index, node in enumerate(compiled_nodes):
+            if node is None:
+                self._regex_rules.append(index)
+                continue
+            anchors = _anchors(node, weight)
+            if anchors is None:
+                self._always.append(index)
+            else:
+                for term in anchors:
+                    self._by_anchor[term].append(index)
+        if self._regex_rules:
+            regex_set = re2.Set.SearchSet(_re2_options())
+            for index in self._regex_rules:
+                pattern = self._rules[index].rule.regex
+                assert pattern is not None
+                regex_set.Add(pattern)
+            regex_set.Compile()
+            self._regex_set = regex_set
 
     @property
     def rule_count(self) -> int:
@@ -72,37 +320,63 @@ class KeywordMatcher:
 
     def match(self, article: Article, *, now: datetime | None = None) -> list[Alert]:
         """Alerts for every rule that fires on `article`, in watchlist and rule order."""
-        hits: dict[int, list[Match]] = defaultdict(list)
-        vetoed: set[int] = set()
-        fields: tuple[tuple[Field_, str], ...] = (("title", article.title), ("text", article.text))
-        for field, text in fields:
-            if not text:
+        fields = {
+            "title": _Field.of(article.title, self.terms),
+            "text": _Field.of(article.text, self.terms),
+        }
+        doc = _Doc(fields, article.lang, article.source)  # type: ignore[arg-type]
+        candidates: set[int] = set(self._always)
+        for f in fields.values():
+            for term in f.hits:
+                candidates.update(self._by_anchor.get(term, ()))
+        fired: dict[int, list[Match]] = {}
+        for index in candidates:
+            compiled = self._rules[index]
+            assert compiled.node is not None
+            if not self._language_ok(compiled, article) or not _possible(
+                compiled.node, doc, FIELDS
+            ):
                 continue
-            tokens = tokenize(text)
-            for phrase, first, last in _find(tokens, self._index):
-                compiled = self._rules[phrase.rule_index]
-                if field not in compiled.rule.fields:
-                    continue
-                if phrase.veto:
-                    vetoed.add(phrase.rule_index)
-                    continue
-                start, end = tokens[first].start, tokens[last].end
-                hits[phrase.rule_index].append(
-                    Match(text=text[start:end], field=field, start=start, end=end)
-                )
+            spans = _eval(compiled.node, doc, FIELDS)
+            if spans is not None:
+                fired[index] = [doc.fields[f].match(f, a, b) for f, a, b in spans[: MAX_SPANS * 2]]
+        if self._regex_set is not None:
+            fired.update(self._match_regexes(article))
         detected_at = now or datetime.now(UTC)
-        alerts = []
-        for rule_index in sorted(hits.keys() - vetoed):
-            compiled = self._rules[rule_index]
-            languages = compiled.watchlist.languages
-            if languages and article.lang and article.lang not in languages:
-                continue
-            alerts.append(self._alert(compiled, article, hits[rule_index], detected_at))
-        return alerts
+        return [self._alert(self._rules[i], article, fired[i], detected_at) for i in sorted(fired)]
+
+    def _match_regexes(self, article: Article) -> dict[int, list[Match]]:
+        assert self._regex_set is not None
+        fired: dict[int, list[Match]] = defaultdict(list)
+        texts: tuple[tuple[Field_, str], ...] = (("title", article.title), ("text", article.text))
+        for name, text in texts:
+            for set_index in (self._regex_set.Match(text) if text else None) or ():
+                index = self._regex_rules[set_index]
+                compiled = self._rules[index]
+                if compiled.regex is None or not self._language_ok(compiled, article):
+                    continue
+                for m in compiled.regex.finditer(text):
+                    if m.end() > m.start():
+                        fired[index].append(
+                            Match(
+                                text=m.group(),
+                                field=name,
+                                start=m.start(),
+                                end=m.end(),
+                            )
+                        )
+                    if len(fired[index]) >= MAX_SPANS:
+                        break
+        return {i: spans for i, spans in fired.items() if spans}
+
+    @staticmethod
+    def _language_ok(compiled: _Compiled, article: Article) -> bool:
+        languages = compiled.watchlist.languages
+        return not (languages and article.lang and article.lang not in languages)
 
     @staticmethod
     def _alert(
-        compiled: _CompiledRule, article: Article, matches: list[Match], detected_at: datetime
+        compiled: _Compiled, article: Article, matches: list[Match], detected_at: datetime
     ) -> Alert:
         story_id = article.story_id or article.id
         unique = sorted(set(matches), key=lambda m: (m.field != "title", m.start, m.end))
@@ -113,13 +387,19 @@ class KeywordMatcher:
             event=compiled.rule.event,
             severity=compiled.rule.severity,
             article=ArticleRef.of(article),
-            matches=unique,
+            matches=unique[:MAX_SPANS],
             story_id=story_id,
             detected_at=detected_at,
             ingested_at=article.ingested_at,
         )
 
 
+def _re2_options() -> "re2.Options":
+    options = re2.Options()
+    options.log_errors = False
+    return options
+
+
 def build_matcher(watchlists: Sequence[Watchlist]) -> ArticleMatcher:
     """The matcher for these watchlists (the service layer's only way to get one)."""
-    return KeywordMatcher(watchlists)
+    return QueryMatcher(watchlists)

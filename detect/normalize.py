@@ -1,26 +1,21 @@
 """Text normalisation shared by watchlist terms and article text.
 
-What a term matches (documented in README "Writing watchlists"):
-- case is ignored (Unicode casefold); Arabic-Indic and Persian digits equal ASCII digits;
-- Arabic diacritics (harakat, shadda, sukun, dagger alef) and tatweel are ignored;
-  أ إ آ ٱ are read as ا, ى as ي, ة as ه;
-- an Arabic text word also matches with its proclitics removed: the conjunctions و ف, the
-  prepositions ب ك ل, the article ال and their combinations (وبال، فلل، كال …), so the term
-  هدنة matches وبالهدنة. A term written with ال (الهدنة) matches with or without it.
-Tokens are runs of letters and digits; punctuation and hyphens separate tokens.
+`fold` is applied to whole texts at C speed (`str.lower` + `str.translate`):
+- case is ignored; Arabic-Indic and Persian digits become ASCII digits;
+- Arabic diacritics (harakat, shadda, sukun, dagger alef, Quranic marks) and tatweel are removed;
+- أ إ آ ٱ become ا, ى becomes ي, ة becomes ه.
+Removing marks shortens the text, so `OffsetMap` maps folded offsets back to the original ones
+(only computed when an alert needs them).
 """
 
+import bisect
 import re
-import unicodedata
 from dataclasses import dataclass
 
-_ARABIC_MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
-_TOKEN_RE = re.compile(rf"[\w{_ARABIC_MARKS}]+")
-_MARKS_RE = re.compile(f"[{_ARABIC_MARKS}]")
-_ARABIC_LETTER_RE = re.compile("[\u0621-\u064a]")
-
+_MARKS = [*range(0x0610, 0x061B), *range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06EE), 0x0640]
 _FOLD = str.maketrans(
     {
+        **dict.fromkeys(_MARKS),
         "أ": "ا",
         "إ": "ا",
         "آ": "ا",
@@ -31,68 +26,55 @@ _FOLD = str.maketrans(
         **{chr(0x06F0 + d): str(d) for d in range(10)},
     }
 )
-
-_CONJUNCTIONS = ("", "و", "ف")
-_PREPOSITIONS = ("", "ب", "ك", "ل")
-#: Shortest stem left after removing proclitics; shorter remainders are not words.
-MIN_STEM = 2
+_MARKS_RE = re.compile("[" + "".join(chr(c) for c in _MARKS) + "]")
+WORD_RE = re.compile(r"\w+")
+ARABIC_RE = re.compile("[\u0621-\u064a]")
 
 
-def _proclitic_prefixes() -> tuple[str, ...]:
-    prefixes = {c + p + a for c in _CONJUNCTIONS for p in _PREPOSITIONS for a in ("", "ال")}
-    prefixes |= {c + "لل" for c in _CONJUNCTIONS}  # ل + ال is written لل
-    prefixes.discard("")
-    return tuple(sorted(prefixes, key=len))
+def fold(text: str) -> str:
+    """Case, diacritics, tatweel, letter-variant and digit folding (see module docstring)."""
+    return text.lower().translate(_FOLD)
 
 
-PROCLITICS = _proclitic_prefixes()
+def is_arabic(word: str) -> bool:
+    return bool(ARABIC_RE.match(word))
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """A word of the original text: its offsets there and the forms it can match."""
+@dataclass
+class FoldedText:
+    """A text folded for matching, able to map folded offsets back to the original."""
 
-    start: int
-    end: int
-    forms: frozenset[str]
+    original: str
+    folded: str
+    _removed: list[int] | None = None  # original offsets of removed characters
 
+    @classmethod
+    def of(cls, text: str) -> "FoldedText":
+        lowered = text.lower()
+        if len(lowered) != len(text):  # rare: e.g. 'İ' lowers to two characters
+            lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        return cls(text, lowered.translate(_FOLD))
 
-def fold(word: str) -> str:
-    """Case, diacritics, tatweel, alef/ya/ta-marbuta and digit folding of one word."""
-    return _MARKS_RE.sub("", unicodedata.normalize("NFC", word).casefold()).translate(_FOLD)
+    def original_offset(self, folded_offset: int) -> int:
+        """Offset in the original text of the character at `folded_offset` (or the end)."""
+        if len(self.folded) == len(self.original):
+            return folded_offset
+        if self._removed is None:
+            self._removed = [m.start() for m in _MARKS_RE.finditer(self.original)]
+        # walk: each removed char before the target shifts it right by one
+        offset = folded_offset
+        shift = 0
+        while True:
+            moved = bisect.bisect_right(self._removed, offset + shift) if self._removed else 0
+            if moved == shift:
+                return offset + shift
+            shift = moved
 
-
-def text_forms(word: str) -> frozenset[str]:
-    """Every form an article word can match: itself and its stems without proclitics."""
-    folded = fold(word)
-    if not folded:
-        return frozenset()
-    forms = {folded}
-    if _ARABIC_LETTER_RE.match(folded):
-        for prefix in PROCLITICS:
-            if folded.startswith(prefix) and len(folded) - len(prefix) >= MIN_STEM:
-                forms.add(folded[len(prefix) :])
-    return frozenset(forms)
-
-
-def term_form(word: str) -> str:
-    """The single form a watchlist word is matched by (its definite article dropped)."""
-    folded = fold(word)
-    if folded.startswith("ال") and len(folded) - 2 >= MIN_STEM:
-        return folded[2:]
-    return folded
-
-
-def tokenize(text: str) -> list[Token]:
-    """Tokens of `text` with their match forms, offsets into `text` kept."""
-    tokens = []
-    for m in _TOKEN_RE.finditer(text):
-        forms = text_forms(m.group())
-        if forms:
-            tokens.append(Token(m.start(), m.end(), forms))
-    return tokens
-
-
-def term_tokens(phrase: str) -> tuple[str, ...]:
-    """A watchlist keyword or phrase as the sequence of forms it must match."""
-    return tuple(f for f in (term_form(m.group()) for m in _TOKEN_RE.finditer(phrase)) if f)
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Original (start, end) of the folded span [start, end)."""
+        if end <= start:
+            return self.original_offset(start), self.original_offset(start)
+        last = self.original_offset(end - 1) + 1
+        while last < len(self.original) and _MARKS_RE.match(self.original, last):
+            last += 1  # keep the marks that belong to the last letter
+        return self.original_offset(start), last

@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+import re2
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -11,34 +12,61 @@ from pydantic import (
     model_validator,
 )
 
-from detect.model import Field_, Severity
-from detect.normalize import term_tokens
-
-ALL_FIELDS: tuple[Field_, ...] = ("title", "text")
+from detect.errors import QueryError
+from detect.model import Severity
+from detect.query import parse_query
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
-
-
-def _check_terms(terms: list[str]) -> list[str]:
-    for term in terms:
-        if not term_tokens(term):
-            raise ValueError(f"keyword {term!r} has no letters or digits to match")
-    return terms
+MAX_QUERY_CHARS = 10_000
 
 
 class Rule(BaseModel):
-    """One thing to watch for: any of `keywords`, unless one of `exclude` is also present."""
+    """One thing to watch for: a `query` in the query language, or an RE2 `regex`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Ident
     event: Ident | None = Field(None, description="Event type id the rule detects, if any.")
     severity: Severity = "medium"
-    keywords: list[str] = Field(min_length=1, description="Words or phrases; any one fires.")
-    exclude: list[str] = Field(default_factory=list, description="Any one of these vetoes.")
-    fields: list[Field_] = Field(default_factory=lambda: list(ALL_FIELDS))
+    description: str = ""
+    query: Annotated[str, StringConstraints(max_length=MAX_QUERY_CHARS)] | None = None
+    regex: Annotated[str, StringConstraints(max_length=MAX_QUERY_CHARS)] | None = None
 
-    _keywords_have_words = field_validator("keywords", "exclude")(_check_terms)
+    @field_validator("query")
+    @classmethod
+    def _query_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_query(value)
+        return value
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            options = re2.Options()
+            options.log_errors = False
+            try:
+                re2.compile(value, options)
+            except re2.error as exc:
+                reason = (
+                    exc.args[0].decode()
+                    if exc.args and isinstance(exc.args[0], bytes)
+                    else str(exc)
+                )
+                raise QueryError(
+                    f"not supported by RE2 (linear-time regex): {reason}", value, 1
+                ) from exc
+            if re2.compile(value, options).search("") is not None:
+                raise QueryError(
+                    "matches the empty string, so it would fire on everything", value, 1
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> "Rule":
+        if (self.query is None) == (self.regex is None):
+            raise ValueError("give exactly one of query or regex")
+        return self
 
 
 class Watchlist(BaseModel):
@@ -52,11 +80,12 @@ class Watchlist(BaseModel):
     languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]] | None = None
     rules: list[Rule] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _unique_rule_ids(self) -> "Watchlist":
+    @field_validator("rules")
+    @classmethod
+    def _unique_rule_ids(cls, rules: list[Rule]) -> list[Rule]:
         seen: set[str] = set()
-        for rule in self.rules:
+        for rule in rules:
             if rule.id in seen:
                 raise ValueError(f"rule id {rule.id!r} is used twice")
             seen.add(rule.id)
-        return self
+        return rules

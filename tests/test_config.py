@@ -122,21 +122,25 @@ def test_bad_watchlist_names_file_line_and_rule(tmp_path: Path) -> None:
         "title: Test\n"
         "rules:\n"
         "  - id: ok\n"
-        "    keywords: [truce]\n"
-        "  - id: empty-word\n"
-        "    keywords: ['...']\n"  # line 7
+        "    query: truce\n"
+        "  - id: unclosed\n"
+        "    query: '(ceasefire OR truce'\n"  # line 7
         "  - id: bad-severity\n"
         "    severity: urgent\n"  # line 9
-        "    keywords: [x]\n",
+        "    query: x\n"
+        "  - id: backtracking\n"
+        "    regex: '(a)\\1'\n",  # line 12
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as caught:
         load_watchlists([path])
     found = [str(p) for p in caught.value.problems]
     assert found == [
-        f"{path}:7: rule empty-word: keywords: keyword '...' has no letters or digits to match",
+        f"{path}:7: rule unclosed: query: '(' is never closed at column 1",
         f"{path}:9: rule bad-severity: severity: Input should be 'low', 'medium', 'high' or "
         "'critical'",
+        f"{path}:12: rule backtracking: regex: not supported by RE2 (linear-time regex): "
+        "invalid escape sequence: \\1",
     ]
 
 
@@ -144,7 +148,7 @@ def test_check_cli_prints_file_line_and_exits_1(tmp_path: Path) -> None:
     watchlists = tmp_path / "wl"
     watchlists.mkdir()
     (watchlists / "dup.yaml").write_text(
-        "id: dup\ntitle: D\nrules:\n  - {id: a, keywords: [x]}\n  - {id: a, keywords: [y]}\n",
+        "id: dup\ntitle: D\nrules:\n  - {id: a, query: x}\n  - {id: a, query: y}\n",
         encoding="utf-8",
     )
     config = tmp_path / "mediawatch.yaml"
@@ -154,7 +158,7 @@ def test_check_cli_prints_file_line_and_exits_1(tmp_path: Path) -> None:
     )
     result = run_cli("check", "--config", str(config))
     assert result.returncode == 1
-    assert f"{watchlists / 'dup.yaml'}:1: rule id 'a' is used twice" in result.stderr
+    assert f"{watchlists / 'dup.yaml'}:3: rules: rule id 'a' is used twice" in result.stderr
     config.write_text(
         "watchlists: [" + str(REPO / "watchlists") + "]\n"
         "notify:\n  telegram:\n    chats:\n      - {id: 5, watchlists: [nope]}\n",

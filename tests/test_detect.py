@@ -1,11 +1,15 @@
-"""Normalisation and keyword matching, in Arabic and English."""
+"""Normalisation, the query language and the matcher, in Arabic and English."""
 
 from datetime import UTC, datetime
 
 import pytest
 
+from detect.errors import QueryError
 from detect.matcher import build_matcher
-from detect.normalize import fold, term_tokens, text_forms, tokenize
+from detect.model import Alert
+from detect.normalize import FoldedText, fold
+from detect.query import parse_query
+from detect.terms import TermTable
 from detect.watchlist import Watchlist
 from ingest.model import Article
 from services.config import load_watchlists, watchlist_paths
@@ -14,20 +18,27 @@ from tests.helpers import REPO, fixture_article
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def make_article(title: str, text: str = "", lang: str | None = None, id: str = "a1") -> Article:
+def make_article(
+    title: str, text: str = "", lang: str | None = None, id: str = "a1", source: str = "test"
+) -> Article:
     return Article(
         id=id,
         url="https://x.example/1",
         title=title,
         text=text,
-        source="test",
+        source=source,
         lang=lang,
         ingested_at=NOW,
     )
 
 
-def watchlist(**rule: object) -> Watchlist:
-    return Watchlist.model_validate({"id": "w", "title": "W", "rules": [{"id": "r", **rule}]})
+def fires(query: str, title: str, text: str = "", **kw: str) -> bool:
+    wl = Watchlist.model_validate({"id": "w", "title": "W", "rules": [{"id": "r", "query": query}]})
+    return bool(build_matcher([wl]).match(make_article(title, text, **kw)))
+
+
+def shipped() -> list[Watchlist]:
+    return load_watchlists(watchlist_paths(["watchlists"], REPO))
 
 
 @pytest.mark.parametrize(
@@ -35,7 +46,6 @@ def watchlist(**rule: object) -> Watchlist:
     [
         ("الهُدْنَة", "الهدنه"),  # diacritics, ta marbuta
         ("إتفاق", "اتفاق"),  # alef with hamza below
-        ("أعلنت", "اعلنت"),
         ("مستشفى", "مستشفي"),  # alef maqsura
         ("الهـــدنة", "الهدنه"),  # tatweel
         ("CeaseFire", "ceasefire"),
@@ -46,85 +56,206 @@ def test_fold(raw: str, folded: str) -> None:
     assert fold(raw) == folded
 
 
-@pytest.mark.parametrize(
-    "word", ["وبالهدنة", "بالهدنة", "للهدنة", "فالهدنة", "والهدنة", "هدنة", "الهدنة", "كالهدنة"]
-)
-def test_proclitics_are_stripped_from_text_words(word: str) -> None:
-    assert term_tokens("هدنة")[0] in text_forms(word)
-    assert term_tokens("الهدنة")[0] in text_forms(word)
-
-
-def test_short_words_are_not_stripped_to_nothing() -> None:
-    assert text_forms("وقف") == {"وقف", "قف"}  # و could be a conjunction: both forms kept
-    assert "ل" not in text_forms("بل")
-
-
-def test_tokens_keep_offsets_into_the_original_text() -> None:
+def test_folded_offsets_map_back_to_the_original_text() -> None:
     text = "اتهم أرمينيا بِخَرْقِ الهدنة"
-    tokens = tokenize(text)
-    assert [text[t.start : t.end] for t in tokens] == ["اتهم", "أرمينيا", "بِخَرْقِ", "الهدنة"]
+    folded = FoldedText.of(text)
+    start = folded.folded.index("بخرق")
+    s, e = folded.original_span(start, start + len("بخرق"))
+    assert text[s:e] == "بِخَرْقِ"
 
 
-def test_fixture_article_fires_both_events_with_the_words_that_matched() -> None:
-    wls = load_watchlists(watchlist_paths(["watchlists"], REPO))
+@pytest.mark.parametrize(
+    ("query_word", "article_word", "match"),
+    [
+        ("هدنة", "وبالهدنة", True),
+        ("هدنة", "للهدنة", True),
+        ("الهدنة", "هدنة", True),
+        ("هدنة", "هدنتين", True),
+        ("هدنة", "الهدنات", True),
+        ("قصف", "قصفها", True),
+        ("هدنة", "مهادنة", False),
+        ("violate", "violated", True),
+        ("violate", "violating", True),
+        ("violate", "violates", True),
+        ("party", "parties", True),
+        ("cut", "cutting", True),
+        ("strike", "strikes", True),
+        ("violate", "violation", False),
+        ("truce", "truculent", False),
+    ],
+)
+def test_bare_words_match_light_inflections(
+    query_word: str, article_word: str, match: bool
+) -> None:
+    terms = TermTable()
+    term = terms.word(query_word)
+    assert (term in terms.terms_of(fold(article_word))) is match
+
+
+def test_quoted_words_are_exact_but_keep_arabic_proclitics() -> None:
+    assert fires('"violated"', "violated")
+    assert not fires('"violate"', "violated")
+    assert fires('"وقف إطلاق النار"', "دعا إلى الالتزام بوقف إطلاق النار")
+    assert fires("cease-fire", "the cease fire held")  # hyphenated word = adjacent words
+
+
+def test_wildcards() -> None:
+    assert fires("violat*", "a violation") and fires("انتهاك*", "بانتهاكات")
+    assert not fires("violat*", "violin")
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "expected"),
+    [
+        ("ceasefire violated", "violated: the ceasefire", True),  # implicit AND
+        ("ceasefire AND violated", "ceasefire only", False),
+        ("ceasefire OR truce", "a truce", True),
+        ("truce NOT football", "football truce", False),
+        ("truce NOT football", "truce", True),
+        ("truce OR ceasefire NOT football OR cricket", "ceasefire in cricket", False),
+        ("truce OR ceasefire NOT football OR cricket", "ceasefire", True),
+        ("truce AND NOT football OR cricket", "cricket", True),  # AND NOT binds tightly
+        ("ceasefire NEAR/2 violated", "ceasefire was violated", True),
+        ("ceasefire NEAR/2 violated", "violated, he said, the ceasefire", False),
+        ("ceasefire NEAR/4 violated", "violated, he said, the ceasefire", True),  # either order
+        ("violated ONEAR/3 ceasefire", "the ceasefire was violated", False),  # in order only
+        ("(ceasefire OR truce) NEAR/3 (breach* OR violat*)", "truce breached", True),
+        ("truce lang:en", "truce", True),
+        ("truce lang:ar", "truce", False),
+        ('truce source:"Wire One"', "truce", True),
+    ],
+)
+def test_boolean_and_proximity(query: str, title: str, expected: bool) -> None:
+    assert fires(query, title, lang="en", source="wire one") is expected
+
+
+def test_field_scopes() -> None:
+    assert fires("title:(truce)", "a truce", "nothing")
+    assert not fires("title:(truce)", "nothing", "a truce")
+    assert fires("text:(truce)", "nothing", "a truce")
+    assert not fires("ceasefire NEAR/3 violated", "ceasefire", "violated")  # NEAR stays in a field
+    assert fires("ceasefire violated", "ceasefire", "violated")  # AND spans fields
+
+
+def test_regex_rules_use_re2_and_report_spans() -> None:
+    wl = Watchlist.model_validate(
+        {"id": "w", "title": "W", "rules": [{"id": "r", "regex": r"قصف\s+(مدفعي|صاروخي)"}]}
+    )
+    (alert,) = build_matcher([wl]).match(make_article("x", "تعرضت المدينة لقصف مدفعي شديد"))
+    assert alert.matches[0].text == "قصف مدفعي" and alert.matches[0].field == "text"
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"query": "(ceasefire OR truce"}, "'(' is never closed at column 1"),
+        ({"query": "truce NEAR/0 violated"}, "NEAR/0: the distance must be 1 to 100 at column 7"),
+        ({"query": "NOT truce"}, "at least one word or phrase that is not negated"),
+        ({"query": "ab*"}, "a wildcard needs at least 3 letters"),
+        ({"query": "truce NEAR/3 (a AND b)"}, "NEAR/3 needs words, phrases"),
+        ({"query": 'truce "open'}, "phrase has no closing"),
+        ({"regex": r"(\w)\1"}, "not supported by RE2"),
+        ({"regex": r"(?<=a)b"}, "not supported by RE2"),
+        ({"regex": "a*"}, "matches the empty string"),
+        ({"query": "x", "regex": "y"}, "exactly one of query or regex"),
+    ],
+)
+def test_bad_rules_are_rejected_with_a_reason(rule: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("*", r"\*")):
+        Watchlist.model_validate({"id": "w", "title": "W", "rules": [{"id": "r", **rule}]})
+
+
+def test_query_errors_carry_the_column() -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query("truce OR (ceasefire NEAR/x violated")
+    assert caught.value.column == 10
+
+
+def test_evil_regex_runs_in_linear_time() -> None:
+    wl = Watchlist.model_validate(
+        {"id": "w", "title": "W", "rules": [{"id": "r", "regex": "(a+)+$"}]}
+    )
+    # backtracking engines take exponential time here; RE2 answers at once
+    assert build_matcher([wl]).match(make_article("a" * 50_000 + "!")) == []
+
+
+def test_fixture_article_fires_the_three_events_with_the_words_that_matched() -> None:
     title, text = fixture_article()
-    alerts = build_matcher(wls).match(make_article(title, text, "ar"), now=NOW)
+    alerts = build_matcher(shipped()).match(make_article(title, text, "ar"), now=NOW)
     by_event = {a.event: a for a in alerts}
     assert {"ceasefire_violation", "threat_to_cut_relations", "shelling_or_strike"} <= set(by_event)
     assert "relations_cut" not in by_event  # a threat is not a cut
     violation = by_event["ceasefire_violation"].matches[0]
     assert violation.text == "بخرق الهدنة" and violation.field == "text"
     assert text[violation.start : violation.end] == violation.text
-    assert by_event["threat_to_cut_relations"].matches[0].text == "مهددًا بقطع العلاقات"
-    assert all(a.article.id == "a1" and a.story_id == "a1" for a in alerts)
+    assert any("مهددًا بقطع العلاقات" in m.text for m in by_event["threat_to_cut_relations"].matches)
 
 
 @pytest.mark.parametrize(
-    ("title", "fires"),
+    ("title", "event", "expected"),
     [
-        ("Rebels violated the ceasefire overnight", True),
-        ("VIOLATED THE CEASEFIRE, says army", True),
-        ("The ceasefire is holding, no ceasefire violations reported", False),  # exclude vetoes
-        ("Ceasefire holds in the north", False),
-        ("The violated ceasefire", False),  # phrase words must be in order
+        ("Rebels violated the ceasefire overnight", "ceasefire_violation", True),
+        ("The ceasefire is holding, with no violations reported", "ceasefire_violation", False),
+        ("Army accuses rebels of breaching the truce", "ceasefire_violation", True),
+        (
+            "President threatens to sever diplomatic relations with Kenya",
+            "threat_to_cut_relations",
+            True,
+        ),
+        ("President threatens to sever diplomatic relations with Kenya", "relations_cut", False),
+        ("Belize severs diplomatic relations with Israel", "relations_cut", True),
+        (
+            "The two countries restored diplomatic relations after the embassy cut ties",
+            "relations_cut",
+            False,
+        ),
+        ("Retailer cuts ties with supplier over labour abuses", "relations_cut", False),
+        ("Russian shelling kills five in Kharkiv", "shelling_or_strike", True),
+        ("Investors keep shelling out for tech stocks", "shelling_or_strike", False),
+        ("UN chief calls for an immediate ceasefire in Sudan", "ceasefire_call_or_agreement", True),
+        ("US and China extend their trade truce", "ceasefire_call_or_agreement", False),
+        ("الجيش يتهم المتمردين بخرق الهدنة", "ceasefire_violation", True),
+        ("الهدنة صامدة ولم تسجل أي خروقات", "ceasefire_violation", False),
+        ("الرئيس يهدد بقطع العلاقات الدبلوماسية مع فرنسا", "threat_to_cut_relations", True),
+        ("الجزائر تقطع علاقاتها الدبلوماسية مع المغرب", "relations_cut", True),
+        ("البلدان يعلنان استئناف العلاقات الدبلوماسية", "relations_cut", False),
+        ("غارات جوية على مدينة خان يونس", "shelling_or_strike", True),
+        ("المهاجم يواصل قصف جبهة الخصم", "shelling_or_strike", False),
+        ("مجلس الأمن يدعو إلى وقف إطلاق النار في غزة", "ceasefire_call_or_agreement", True),
     ],
 )
-def test_english_phrases(title: str, fires: bool) -> None:
-    wls = load_watchlists(watchlist_paths(["watchlists"], REPO))
-    events = {a.event for a in build_matcher(wls).match(make_article(title, lang="en"))}
-    assert ("ceasefire_violation" in events) is fires
+def test_shipped_pack_on_hard_cases(title: str, event: str, expected: bool) -> None:
+    events = {a.event for a in build_matcher(shipped()).match(make_article(title))}
+    assert (event in events) is expected
 
 
 def test_alert_ids_are_deterministic_per_watchlist_rule_and_story() -> None:
-    matcher = build_matcher([watchlist(keywords=["truce"])])
+    wl = Watchlist.model_validate(
+        {"id": "w", "title": "W", "rules": [{"id": "r", "query": "truce"}]}
+    )
+    matcher = build_matcher([wl])
     first = matcher.match(make_article("A truce"))[0]
     again = matcher.match(make_article("A truce, again"))[0]
     other = matcher.match(make_article("A truce", id="a2"))[0]
-    assert first.id == again.id != other.id
+    story = matcher.match(make_article("A truce", id="a3").model_copy(update={"story_id": "a1"}))
+    assert first.id == again.id == story[0].id != other.id
 
 
-def test_language_filter_and_fields() -> None:
+def test_language_filter() -> None:
     only_ar = Watchlist.model_validate(
-        {
-            "id": "w",
-            "title": "W",
-            "languages": ["ar"],
-            "rules": [{"id": "r", "keywords": ["truce"], "fields": ["title"]}],
-        }
+        {"id": "w", "title": "W", "languages": ["ar"], "rules": [{"id": "r", "query": "truce"}]}
     )
     matcher = build_matcher([only_ar])
     assert matcher.match(make_article("truce", lang="en")) == []
     assert len(matcher.match(make_article("truce", lang="ar"))) == 1
     assert len(matcher.match(make_article("truce", lang=None))) == 1  # unknown language: try
-    assert matcher.match(make_article("nothing", "truce", lang="ar")) == []  # title only
 
 
 def test_alert_json_round_trips_and_rejects_garbage() -> None:
-    from detect.model import Alert
-
-    alert = build_matcher(
-        [watchlist(keywords=["truce"], event="ceasefire_call_or_agreement")]
-    ).match(make_article("truce"))[0]
+    wl = Watchlist.model_validate(
+        {"id": "w", "title": "W", "rules": [{"id": "r", "query": "truce"}]}
+    )
+    alert = build_matcher([wl]).match(make_article("truce"))[0]
     assert Alert.model_validate_json(alert.model_dump_json()) == alert
     with pytest.raises(ValueError):
         Alert.model_validate_json(b'{"id": "x"}')

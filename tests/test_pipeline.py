@@ -66,7 +66,9 @@ async def test_arabic_fixture_flows_from_feed_to_telegram_and_slack(
 
 
 async def test_run_starts_broker_and_services_prints_alerts_and_stops_on_sigint(
-    tmp_path: Path, prefix: str, feeds: FeedServer,
+    tmp_path: Path,
+    prefix: str,
+    feeds: FeedServer,
 ) -> None:
     """What `make run` does, with the embedded broker and console output; Ctrl-C stops it."""
     import asyncio
@@ -75,13 +77,21 @@ async def test_run_starts_broker_and_services_prints_alerts_and_stops_on_sigint(
 
     feeds.feeds["sabq.xml"] = ServedFeed((REPO / "samples/feeds/sabq-ar.xml").read_bytes())
     config = write_config(
-        tmp_path, prefix,
+        tmp_path,
+        prefix,
         feeds=[{"url": feeds.url("sabq.xml"), "name": "Sabq", "lang": "ar"}],
         notify={"console": True, "console_format": "jsonl"},
     )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "run", "--config", str(config), cwd=REPO,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "services.cli",
+        "run",
+        "--config",
+        str(config),
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     assert process.stdout is not None
     events: set[str] = set()
