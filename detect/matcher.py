@@ -9,8 +9,8 @@ for the survivors. Regex rules run through one RE2 set, so no pattern can take m
 time. `build_matcher` is the only constructor the service layer uses.
 """
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -112,26 +112,34 @@ def _compile(node: q.Node, terms: TermTable) -> _Node:
     return _Meta(node.key, node.value)
 
 
-def _anchors(node: _Node, weight: dict[int, int]) -> frozenset[int] | None:
-    """Terms at least one of which occurs in every article `node` matches (None: unknown)."""
+def _clauses(node: _Node) -> list[frozenset[int]]:
+    """Necessary conditions of `node`, as a conjunction of term sets of which each must meet
+    the article's terms (CNF). Checked with C-speed set operations before any evaluation."""
     if isinstance(node, _Term):
-        return frozenset({node.term})
+        return [frozenset({node.term})]
     if isinstance(node, _Phrase):
-        return frozenset({max(node.terms, key=lambda t: weight[t])})
+        return [frozenset({t}) for t in node.terms]
+    if isinstance(node, _And):
+        return [c for child in node.children for c in _clauses(child)]
+    if isinstance(node, _Near):
+        return _clauses(node.left) + _clauses(node.right)
     if isinstance(node, _Or):
-        sets = [_anchors(c, weight) for c in node.children]
-        if any(s is None for s in sets):
-            return None
-        return frozenset().union(*(s for s in sets if s is not None))
-    if isinstance(node, _And | _Near):
-        children = node.children if isinstance(node, _And) else (node.left, node.right)
-        options = [s for s in (_anchors(c, weight) for c in children) if s]
-        if not options:
-            return None
-        return min(options, key=lambda s: (len(s), -min(weight[t] for t in s)))
+        per_child = [_clauses(c) for c in node.children]
+        if not all(per_child):
+            return []
+        return [frozenset().union(*(min(c, key=len) for c in per_child))]
     if isinstance(node, _Scope):
-        return _anchors(node.child, weight)
-    return None
+        return _clauses(node.child)
+    return []  # NOT and metadata tests require no term
+
+
+def _anchor(
+    clauses: tuple[frozenset[int], ...], cost: Callable[[int], float]
+) -> frozenset[int] | None:
+    """The clause to index the rule under: the one whose terms are expected rarest."""
+    if not clauses:
+        return None
+    return min(clauses, key=lambda c: sum(cost(t) for t in c))
 
 
 # ---- one article, as the evaluator sees it --------------------------------------------------
@@ -150,17 +158,17 @@ class _Field:
     def of(cls, raw: str, terms: TermTable) -> "_Field":
         text = FoldedText.of(raw)
         words = WORD_RE.findall(text.folded)
-        hits: set[int] = set()
-        for word in set(words):
-            hits.update(terms.terms_of(word))
-        return cls(text, terms, words, frozenset(hits))
+        return cls(text, terms, words, terms.terms_of_all(set(words)))
 
     def positions(self, term: int) -> list[int]:
+        """Word indexes where `term` occurs (built once per field, on first need)."""
         if self._positions is None:
+            matching = {w: ts for w in set(self.words) if (ts := self.terms.terms_of(w))}
             positions: dict[int, list[int]] = defaultdict(list)
             for index, word in enumerate(self.words):
-                for t in self.terms.terms_of(word):
-                    positions[t].append(index)
+                if word in matching:
+                    for t in matching[word]:
+                        positions[t].append(index)
             self._positions = positions
         return self._positions.get(term, [])
 
@@ -181,25 +189,6 @@ class _Doc:
         if key == "lang":
             return self.lang == value
         return self.source.lower() == value
-
-
-def _possible(node: _Node, doc: _Doc, fields: tuple[Field_, ...]) -> bool:
-    """Could `node` match, judging by term presence alone? (cheap; no word positions)"""
-    if isinstance(node, _Term):
-        return any(node.term in doc.fields[f].hits for f in fields)
-    if isinstance(node, _Phrase):
-        return any(all(t in doc.fields[f].hits for t in node.terms) for f in fields)
-    if isinstance(node, _And):
-        return all(_possible(c, doc, fields) for c in node.children)
-    if isinstance(node, _Or):
-        return any(_possible(c, doc, fields) for c in node.children)
-    if isinstance(node, _Not):
-        return True  # decided by the full evaluation
-    if isinstance(node, _Near):
-        return _possible(node.left, doc, fields) and _possible(node.right, doc, fields)
-    if isinstance(node, _Scope):
-        return _possible(node.child, doc, node.fields)
-    return doc.meta(node.key, node.value)
 
 
 def _eval(node: _Node, doc: _Doc, fields: tuple[Field_, ...]) -> list[Span] | None:
@@ -271,6 +260,7 @@ class _Compiled:
     watchlist: Watchlist
     rule: Rule
     node: _Node | None  # None for regex rules
+    clauses: tuple[frozenset[int], ...] = ()
     regex: "re2._Regexp | None" = None
 
 
@@ -285,26 +275,20 @@ class QueryMatcher:
     _always: list[int] = field(default_factory=list)
     _regex_rules: list[int] = field(default_factory=list)
     _regex_set: "re2.Set | None" = None
+    _document_frequency: Counter[int] = field(default_factory=Counter)
+    _articles_seen: int = 0
+    _next_reanchor: int = 256
 
     def __post_init__(self) -> None:
-        compiled_nodes: list[_Node | None] = []
         for watchlist in self.watchlists:
             for rule in watchlist.rules:
                 node = _compile(q.parse_query(rule.query), self.terms) if rule.query else None
                 regex = re2.compile(rule.regex, _re2_options()) if rule.regex else None
-                self._rules.append(_Compiled(watchlist, rule, node, regex))
-                compiled_nodes.append(node)
+                clauses = tuple(_clauses(node)) if node is not None else ()
+                self._rules.append(_Compiled(watchlist, rule, node, clauses, regex))
+        self._regex_rules = [i for i, c in enumerate(self._rules) if c.node is None]
         weight = self.terms.weights()
-        for index, node in enumerate(compiled_nodes):
-            if node is None:
-                self._regex_rules.append(index)
-                continue
-            anchors = _anchors(node, weight)
-            if anchors is None:
-                self._always.append(index)
-            else:
-                for term in anchors:
-                    self._by_anchor[term].append(index)
+        self._index_anchors(lambda term: 1.0 / weight[term])  # longer words: rarer, at first
         if self._regex_rules:
             regex_set = re2.Set.SearchSet(_re2_options())
             for index in self._regex_rules:
@@ -313,6 +297,31 @@ class QueryMatcher:
                 regex_set.Add(pattern)
             regex_set.Compile()
             self._regex_set = regex_set
+
+    def _index_anchors(self, cost: Callable[[int], float]) -> None:
+        by_anchor: dict[int, list[int]] = defaultdict(list)
+        always = []
+        for index, compiled in enumerate(self._rules):
+            if compiled.node is None:
+                continue
+            anchor = _anchor(compiled.clauses, cost)
+            if anchor is None:
+                always.append(index)
+            else:
+                for term in anchor:
+                    by_anchor[term].append(index)
+        self._by_anchor, self._always = by_anchor, always
+
+    def _learn(self, present: frozenset[int]) -> None:
+        """Count in how many articles each term occurs; re-choose anchors by that, at 256,
+        512, 1024 … 65536 articles, so rules wait on their rarest terms (as Luwak does with
+        index statistics). Which rules fire never depends on the anchors."""
+        self._document_frequency.update(present)
+        self._articles_seen += 1
+        if self._articles_seen >= self._next_reanchor and self._next_reanchor <= 65536:
+            self._next_reanchor *= 2
+            df = self._document_frequency
+            self._index_anchors(lambda term: df[term] + 0.5)
 
     @property
     def rule_count(self) -> int:
@@ -329,21 +338,28 @@ class QueryMatcher:
         for f in fields.values():
             for term in f.hits:
                 candidates.update(self._by_anchor.get(term, ()))
+        present = fields["title"].hits | fields["text"].hits
+        self._learn(present)
         fired: dict[int, list[Match]] = {}
         for index in candidates:
             compiled = self._rules[index]
-            assert compiled.node is not None
-            if not self._language_ok(compiled, article) or not _possible(
-                compiled.node, doc, FIELDS
-            ):
+            if not all(not clause.isdisjoint(present) for clause in compiled.clauses):
                 continue
+            if not self._language_ok(compiled, article):
+                continue
+            assert compiled.node is not None
             spans = _eval(compiled.node, doc, FIELDS)
             if spans is not None:
                 fired[index] = [doc.fields[f].match(f, a, b) for f, a, b in spans[: MAX_SPANS * 2]]
         if self._regex_set is not None:
             fired.update(self._match_regexes(article))
+        if not fired:
+            return []
         detected_at = now or datetime.now(UTC)
-        return [self._alert(self._rules[i], article, fired[i], detected_at) for i in sorted(fired)]
+        ref = ArticleRef.of(article)  # shared by the article's alerts
+        return [
+            self._alert(self._rules[i], article, ref, fired[i], detected_at) for i in sorted(fired)
+        ]
 
     def _match_regexes(self, article: Article) -> dict[int, list[Match]]:
         assert self._regex_set is not None
@@ -376,7 +392,11 @@ class QueryMatcher:
 
     @staticmethod
     def _alert(
-        compiled: _Compiled, article: Article, matches: list[Match], detected_at: datetime
+        compiled: _Compiled,
+        article: Article,
+        ref: ArticleRef | None,
+        matches: list[Match],
+        detected_at: datetime,
     ) -> Alert:
         story_id = article.story_id or article.id
         unique = sorted(set(matches), key=lambda m: (m.field != "title", m.start, m.end))
@@ -386,7 +406,7 @@ class QueryMatcher:
             rule=compiled.rule.id,
             event=compiled.rule.event,
             severity=compiled.rule.severity,
-            article=ArticleRef.of(article),
+            article=ref,
             matches=unique[:MAX_SPANS],
             story_id=story_id,
             detected_at=detected_at,

@@ -136,6 +136,16 @@ class TermTable:
             self.prefixes[key].append(term_id)
         return term_id
 
+    def terms_of_all(self, tokens: set[str]) -> frozenset[int]:
+        """Ids of every term any of `tokens` matches (the per-article hot path)."""
+        cache = self._cache
+        for token in tokens - cache.keys():
+            self.terms_of(token)
+        try:
+            return frozenset().union(*map(cache.__getitem__, tokens))
+        except KeyError:  # the cache was cleared while filling it: rare, slow path
+            return frozenset().union(*map(self.terms_of, tokens))
+
     def terms_of(self, token: str) -> frozenset[int]:
         """Ids of every term the folded article word `token` matches (cached)."""
         cached = self._cache.get(token)
