@@ -124,6 +124,12 @@ class NotifyConfig(_Section):
     slack: list[SlackTarget] = Field(default_factory=list)
 
 
+class DetectConfig(_Section):
+    reload_interval: Duration = Field(
+        5.0, description="How often detect checks the watchlist files for changes."
+    )
+
+
 class MetricsConfig(_Section):
     host: str = "0.0.0.0"
     port: int = Field(9108, ge=0, le=65535, description="0 picks a free port.")
@@ -135,6 +141,7 @@ class Config(_Section):
     feeds: list[FeedConfig] = Field(default_factory=list)
     watchlists: list[str] = Field(default_factory=lambda: ["watchlists/*.yaml"])
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    detect: DetectConfig = Field(default_factory=DetectConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
 
@@ -249,3 +256,32 @@ def check_references(loaded: LoadedConfig, watchlists: list[Watchlist]) -> list[
                     )
                 )
     return problems
+
+
+@dataclass(frozen=True)
+class WatchlistFiles:
+    """The watchlist files a config names, re-read when they change (hot reload)."""
+
+    patterns: tuple[str, ...]
+    base: Path
+
+    @classmethod
+    def of(cls, loaded: LoadedConfig) -> "WatchlistFiles":
+        return cls(tuple(loaded.config.watchlists), loaded.base_dir)
+
+    def paths(self) -> list[Path]:
+        return watchlist_paths(list(self.patterns), self.base)
+
+    def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        """Changes whenever a file is added, removed or rewritten."""
+        out = []
+        for path in self.paths():
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
+    def load(self) -> list[Watchlist]:
+        return load_watchlists(self.paths())

@@ -6,8 +6,7 @@ from typing import Literal, Protocol
 
 from prometheus_client import CollectorRegistry
 
-from detect.matcher import build_matcher
-from services.config import LoadedConfig, load_watchlists, watchlist_paths
+from services.config import LoadedConfig, WatchlistFiles
 from services.detect_service import DetectService
 from services.ingest_service import IngestService
 from services.kafka import KafkaLink, ensure_topics
@@ -31,16 +30,12 @@ def build_service(
     if name == "ingest":
         return IngestService(loaded, link, registry)
     if name == "detect":
-        paths = watchlist_paths(loaded.config.watchlists, loaded.base_dir)
-        watchlists = load_watchlists(paths)
-        log.info(
-            "loaded watchlists",
-            extra={
-                "watchlists": [w.id for w in watchlists],
-                "rules": sum(len(w.rules) for w in watchlists),
-            },
+        return DetectService(
+            WatchlistFiles.of(loaded),
+            link,
+            registry,
+            reload_interval_s=loaded.config.detect.reload_interval,
         )
-        return DetectService(build_matcher(watchlists), link, registry)
     return NotifyService(loaded, link, registry)
 
 
