@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Protocol
 
 import re2
@@ -334,12 +335,11 @@ class QueryMatcher:
             "text": _Field.of(article.text, self.terms),
         }
         doc = _Doc(fields, article.lang, article.source)  # type: ignore[arg-type]
-        candidates: set[int] = set(self._always)
-        for f in fields.values():
-            for term in f.hits:
-                candidates.update(self._by_anchor.get(term, ()))
         present = fields["title"].hits | fields["text"].hits
         self._learn(present)
+        by_anchor = self._by_anchor
+        candidates = set(chain(self._always, *map(by_anchor.__getitem__,
+                                                   present & by_anchor.keys())))
         fired: dict[int, list[Match]] = {}
         for index in candidates:
             compiled = self._rules[index]
