@@ -1,22 +1,12 @@
 """Errors raised by the detect package.
 
-DetectError
-├── WatchlistError     a watchlist is invalid (duplicate id, bad rule)
-└── QueryError         a rule's query or regex cannot be compiled; says where
+    DetectError
+    └── QueryError         a rule's query or regex cannot be compiled; says where
 """
 
 
 class DetectError(Exception):
     """Root of every error the detect package raises."""
-
-
-class WatchlistError(DetectError):
-    """A watchlist cannot be used; `where` names the watchlist and rule."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}")
-        self.where = where
-        self.message = message
 
 
 class QueryError(DetectError, ValueError):

@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from detect.normalize import fold, is_arabic
+from detect.query import MIN_PREFIX
 
 _CONJUNCTIONS = ("", "و", "ف")
 _PREPOSITIONS = ("", "ب", "ك", "ل")
@@ -48,7 +49,6 @@ ALL_SUFFIXES = tuple(
         key=len,
     )
 )
-MIN_PREFIX = 3
 
 
 def strip_article(word: str) -> str:
