@@ -123,6 +123,7 @@ class DetectService:
                     registry=self._registry,
                 )
                 self.ready = True
+                log.info("matching", extra={"rules": self._matcher.rule_count})
                 watcher = asyncio.create_task(self._watch_watchlists(stop))
                 try:
                     await loop.run(lambda record: self._handle(record, producer), self._flush, stop)
