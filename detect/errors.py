@@ -1,7 +1,7 @@
 """Errors raised by the detect package.
 
-    DetectError
-    └── QueryError         a rule's query or regex cannot be compiled; says where
+DetectError
+└── QueryError         a rule's query or regex cannot be compiled; says where
 """
 
 

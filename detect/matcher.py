@@ -338,8 +338,9 @@ class QueryMatcher:
         present = fields["title"].hits | fields["text"].hits
         self._learn(present)
         by_anchor = self._by_anchor
-        candidates = set(chain(self._always, *map(by_anchor.__getitem__,
-                                                   present & by_anchor.keys())))
+        candidates = set(
+            chain(self._always, *map(by_anchor.__getitem__, present & by_anchor.keys()))
+        )
         fired: dict[int, list[Match]] = {}
         for index in candidates:
             compiled = self._rules[index]

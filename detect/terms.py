@@ -7,8 +7,8 @@ What a query word matches (README "What a word matches" repeats this for analyst
 - a bare word (`violate`, `هدنة`) matches its light inflections:
   English: +s, +es, +ed, +ing, and for words ending in e or y (violate → violates, violated,
   violating; party → parties), with the final consonant doubled (cut → cutting);
-  Arabic: the suffixes ه ها هم هما هن ك كم نا ي ان ين ون ات يه يين, and for words ending in ة
-  its ت forms (هدنة → هدنات، هدنتين، هدنته);
+  Arabic: the accusative ا (قصفًا), the suffixes ه ها هم هما هن ك كم نا ي ان ين ون ات يه يين,
+  and for words ending in ة its ت forms (هدنة → هدنات، هدنتين، هدنته);
   other scripts: the word itself;
 - a word inside quotes ("وقف إطلاق النار", "violated the ceasefire") matches only itself
   (folded, Arabic proclitics allowed): no inflections;
@@ -35,7 +35,25 @@ def _proclitics() -> tuple[str, ...]:
 
 PROCLITICS = _proclitics()
 AR_SUFFIXES = frozenset(
-    {"", "ه", "ها", "هم", "هما", "هن", "ك", "كم", "نا", "ي", "ان", "ين", "ون", "ات", "يه", "يين"}
+    {
+        "",
+        "ا",
+        "ه",
+        "ها",
+        "هم",
+        "هما",
+        "هن",
+        "ك",
+        "كم",
+        "نا",
+        "ي",
+        "ان",
+        "ين",
+        "ون",
+        "ات",
+        "يه",
+        "يين",
+    }
 )
 AR_TA_SUFFIXES = frozenset({"ه", "ات", "ان", "ين", "ي", "ها", "هم", "ك", "كم", "نا"})
 EN_SUFFIXES = frozenset({"", "s", "es", "ed", "ing"})

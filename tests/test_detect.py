@@ -72,6 +72,7 @@ def test_folded_offsets_map_back_to_the_original_text() -> None:
         ("الهدنة", "هدنة", True),
         ("هدنة", "هدنتين", True),
         ("هدنة", "الهدنات", True),
+        ("قصف", "وقصفًا", True),
         ("قصف", "قصفها", True),
         ("هدنة", "مهادنة", False),
         ("violate", "violated", True),
