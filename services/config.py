@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     SecretStr,
     StringConstraints,
+    model_validator,
 )
 
 from detect.watchlist import Watchlist
@@ -50,6 +51,23 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h|sec|min|hour)\s*$")
+_PER = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
+
+
+def parse_rate(value: Any) -> float:
+    """`30/s`, `20/m`, `600/h` → events per second."""
+    m = _RATE_RE.match(str(value)) if isinstance(value, str) else None
+    if not m:
+        raise ValueError(f"{value!r} is not a rate (write 30/s, 20/m or 600/h)")
+    rate = float(m.group(1)) / _PER[m.group(2)]
+    if rate <= 0:
+        raise ValueError("a rate must be positive")
+    return rate
+
+
+Rate = Annotated[float, BeforeValidator(parse_rate)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -99,12 +117,22 @@ class TelegramChat(_Section):
     watchlists: list[str] = Field(default_factory=list, description="Empty means all.")
 
 
+class TelegramLimits(_Section):
+    """Telegram's published limits; the sender paces itself under them without a 429."""
+
+    bot: Rate = Field(30.0, description="Messages per bot overall.")
+    private_chat: Rate = Field(1.0, description="Messages per private chat.")
+    group: Rate = Field(20 / 60, description="Messages per group or channel (chat id < 0).")
+
+
 class TelegramConfig(_Section):
     token: SecretStr | None = None
     api_base: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] = (
         "https://api.telegram.org"
     )
     chats: list[TelegramChat] = Field(default_factory=list)
+    limits: TelegramLimits = Field(default_factory=TelegramLimits)
+    request_timeout: Duration = Field(30.0, description="One Bot API call, then retried.")
 
     @property
     def enabled(self) -> bool:
@@ -117,11 +145,26 @@ class SlackTarget(_Section):
     watchlists: list[str] = Field(default_factory=list, description="Empty means all.")
 
 
+class RetryConfig(_Section):
+    """Jittered exponential backoff for 5xx and timeouts (429s wait their `retry_after`)."""
+
+    min_delay: Duration = 0.5
+    max_delay: Duration = 60.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "RetryConfig":
+        if self.min_delay > self.max_delay:
+            raise ValueError("min_delay must not be above max_delay")
+        return self
+
+
 class NotifyConfig(_Section):
     console: bool = True
     console_format: Literal["text", "jsonl"] = "text"
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     slack: list[SlackTarget] = Field(default_factory=list)
+    slack_rate: Rate = Field(1.0, description="Messages per Slack webhook.")
+    retry: RetryConfig = Field(default_factory=RetryConfig)
 
 
 class MetricsConfig(_Section):

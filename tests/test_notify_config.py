@@ -1,0 +1,52 @@
+"""Notify's config keys: rates and retry delays, with FILE:LINE errors."""
+
+from pathlib import Path
+
+import pytest
+
+from services.config import Config, load_config, parse_rate
+from services.yamlfile import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("text", "per_second"),
+    [("30/s", 30), ("20/m", 20 / 60), ("600/h", 600 / 3600), ("1.5 / s", 1.5)],
+)
+def test_rates(text: str, per_second: float) -> None:
+    assert parse_rate(text) == pytest.approx(per_second)
+
+
+@pytest.mark.parametrize("text", ["30", "fast", "0/s", "30/week", "-1/s"])
+def test_bad_rates(text: str) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        parse_rate(text)
+
+
+def test_telegram_limits_default_to_the_published_ones() -> None:
+    limits = Config().notify.telegram.limits
+    assert (limits.bot, limits.private_chat) == (30, 1)
+    assert limits.group == pytest.approx(20 / 60)
+
+
+def test_bad_notify_values_name_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "notify:\n"
+        "  telegram:\n"
+        "    limits:\n"
+        "      bot: 30 per second\n"  # line 4
+        "      grup: 20/m\n"  # line 5: typo
+        "  retry:\n"  # line 6: min above max
+        "    min_delay: 1m\n"
+        "    max_delay: 5s\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    found = sorted(str(p) for p in caught.value.problems)
+    assert found == [
+        f"{path}:4: notify.telegram.limits.bot: '30 per second' is not a rate "
+        "(write 30/s, 20/m or 600/h)",
+        f"{path}:5: notify.telegram.limits.grup: unknown field (check its spelling)",
+        f"{path}:6: notify.retry: min_delay must not be above max_delay",
+    ]
