@@ -2,7 +2,9 @@
 
 SendError
 ├── RetryLater         transient (429, 5xx, timeout): try again, after `retry_after` if given
-└── PermanentFailure   the destination refuses this message for good (403, 400, bad webhook)
+└── PermanentFailure   the destination refuses this message for good (400, bad webhook)
+    └── ChatGone       the chat itself is gone for the bot (403: blocked, kicked, deleted):
+                       every pending message to it fails and its subscription is deactivated
 """
 
 
@@ -29,3 +31,7 @@ class RetryLater(SendError):
 
 class PermanentFailure(SendError):
     """Retrying cannot help (blocked bot, unknown chat, malformed message)."""
+
+
+class ChatGone(PermanentFailure):
+    """The bot may no longer write to this chat at all; stop trying until it comes back."""

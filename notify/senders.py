@@ -10,6 +10,7 @@ import aiohttp
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
+    TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -18,15 +19,15 @@ from aiogram.types import LinkPreviewOptions
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from detect.model import Alert
-from notify.errors import PermanentFailure, RetryLater
+from notify.errors import ChatGone, PermanentFailure, RetryLater
 from notify.render import render_slack, render_telegram_html, render_text
 
 
 class Sender(Protocol):
     key: str
 
-    async def send(self, alert: Alert) -> None:
-        """Deliver `alert` or raise `RetryLater` / `PermanentFailure`."""
+    async def send(self, alert: Alert) -> str | None:
+        """Deliver `alert` (returning the platform's message id, if any) or raise `SendError`."""
 
 
 class ConsoleSender:
@@ -38,13 +39,14 @@ class ConsoleSender:
         self._stream = stream
         self._jsonl = jsonl
 
-    async def send(self, alert: Alert) -> None:
+    async def send(self, alert: Alert) -> str | None:
         text = alert.model_dump_json() if self._jsonl else render_text(alert) + "\n"
         try:
             self._stream.write(text + "\n")
             self._stream.flush()
         except OSError as exc:  # closed pipe or full disk: retrying cannot help
             raise PermanentFailure(self.key, f"cannot write: {exc.strerror or exc}") from exc
+        return None
 
 
 class TelegramSender:
@@ -55,9 +57,9 @@ class TelegramSender:
         self._chat_id = chat_id
         self.key = f"telegram:{chat_id}"
 
-    async def send(self, alert: Alert) -> None:
+    async def send(self, alert: Alert) -> str | None:
         try:
-            await self._bot.send_message(
+            message = await self._bot.send_message(
                 self._chat_id,
                 render_telegram_html(alert),
                 parse_mode="HTML",
@@ -67,8 +69,11 @@ class TelegramSender:
             raise RetryLater(self.key, "flood control", float(exc.retry_after)) from exc
         except (TelegramServerError, TelegramNetworkError) as exc:
             raise RetryLater(self.key, f"{type(exc).__name__}: {exc.message}") from exc
-        except TelegramAPIError as exc:  # forbidden, bad request, not found, unauthorized
+        except TelegramForbiddenError as exc:  # blocked by the user, kicked from the group
+            raise ChatGone(self.key, f"{type(exc).__name__}: {exc.message}") from exc
+        except TelegramAPIError as exc:  # bad request, not found, unauthorized
             raise PermanentFailure(self.key, f"{type(exc).__name__}: {exc.message}") from exc
+        return str(message.message_id)
 
 
 class SlackSender:
@@ -78,7 +83,7 @@ class SlackSender:
         self._client = AsyncWebhookClient(webhook_url, timeout=timeout_s)
         self.key = f"slack:{name}"
 
-    async def send(self, alert: Alert) -> None:
+    async def send(self, alert: Alert) -> str | None:
         text, blocks = render_slack(alert)
         try:
             response = await self._client.send(text=text, blocks=blocks)
@@ -86,7 +91,7 @@ class SlackSender:
             raise RetryLater(self.key, f"{type(exc).__name__}: {exc}") from exc
         status = response.status_code
         if status == 200:
-            return
+            return None
         if status == 429 or status >= 500:
             retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
             delay = (

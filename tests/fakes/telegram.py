@@ -7,6 +7,7 @@ aiogram's own response checking (429 → TelegramRetryAfter, 403 → TelegramFor
 import asyncio
 import itertools
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,49 @@ class Fault:
 
 
 @dataclass
+class Chaos:
+    """Faults injected at random (seeded) into sendMessage: 429, 5xx, and hangs (timeouts).
+
+    A hang sleeps `hang_s` (longer than the client's timeout) and then answers 504 without
+    recording the message: the client gave up on a message that never reached "Telegram".
+    """
+
+    seed: int
+    p_429: float = 0.0
+    p_5xx: float = 0.0
+    p_timeout: float = 0.0
+    retry_after: int = 1
+    hang_s: float = 1.0
+    first: int | None = None  # only the first N calls may fail (None: all)
+    _rng: random.Random = field(init=False)
+    _calls: int = 0
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def draw(self) -> str | None:
+        self._calls += 1
+        x = self._rng.random()
+        if self.first is not None and self._calls > self.first:
+            return None
+        for kind, p in (("429", self.p_429), ("5xx", self.p_5xx), ("timeout", self.p_timeout)):
+            if x < p:
+                return kind
+            x -= p
+        return None
+
+
+@dataclass
+class Attempt:
+    """Every sendMessage call, successful or not: chat, HTTP status, when, retry_after."""
+
+    chat_id: str
+    status: int
+    at: float
+    retry_after: int | None = None
+
+
+@dataclass
 class SentMessage:
     chat_id: str
     text: str
@@ -36,6 +80,9 @@ class FakeTelegram:
     token: str = "123456:TEST-token"
     messages: list[SentMessage] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)  # consumed one per sendMessage
+    attempts: list[Attempt] = field(default_factory=list)
+    chaos: Chaos | None = None
+    forbidden: set[str] = field(default_factory=set)  # chats that blocked the bot: always 403
     hold_after: int | None = None  # once this many are recorded, hang further sends
     held: int = 0
     port: int = 0
@@ -79,9 +126,17 @@ class FakeTelegram:
             self.held += 1
             await self._release.wait()
             return _error(502, "Bad Gateway")
-        if self.faults:
-            fault = self.faults.pop(0)
+        chat_id = str(form.get("chat_id"))
+        fault = self._fault(chat_id)
+        if fault == "timeout":
+            assert self.chaos is not None
+            self.attempts.append(Attempt(chat_id, 504, time.time()))
+            await asyncio.sleep(self.chaos.hang_s)
+            return _error(504, "Gateway Timeout")
+        if isinstance(fault, Fault):
+            self.attempts.append(Attempt(chat_id, fault.status, time.time(), fault.retry_after))
             return _error(fault.status, fault.description, fault.retry_after)
+        self.attempts.append(Attempt(chat_id, 200, time.time()))
         message = SentMessage(
             str(form["chat_id"]),
             str(form["text"]),
@@ -97,6 +152,19 @@ class FakeTelegram:
                 "text": message.text,
             }
         )
+
+    def _fault(self, chat_id: str) -> Fault | str | None:
+        if chat_id in self.forbidden:
+            return Fault(403, description="Forbidden: bot was blocked by the user")
+        if self.faults:
+            return self.faults.pop(0)
+        kind = self.chaos.draw() if self.chaos else None
+        if kind == "429":
+            assert self.chaos is not None
+            return Fault(429, retry_after=self.chaos.retry_after)
+        if kind == "5xx":
+            return Fault(502, description="Bad Gateway")
+        return kind
 
 
 def _ok(result: Any) -> web.Response:

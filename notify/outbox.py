@@ -1,0 +1,174 @@
+"""The outbox: every message notify owes, in SQLite, and the one place that says if it was sent.
+
+An alert consumed from Kafka is written here once per destination (`enqueue`) before its offset
+is committed; from then on the outbox, not Kafka, is responsible for it. The sender loop
+(`notify.dispatch.Dispatcher`) drains it and records each outcome right after the destination
+answered. A row is unique per (alert, article, destination): Kafka redelivering an alert adds
+nothing, while the same story reported by another outlet is a new row.
+
+Rows move `pending` → `sent` | `failed` and never back. A crash between a destination
+acknowledging a message and `mark_sent` (a few milliseconds) is the one window where a message
+can go out twice; no Telegram or Slack API offers an idempotency key that would close it.
+"""
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from detect.model import Alert
+
+State = Literal["pending", "sent", "failed"]
+
+#: Queue priority: lower goes first. Critical alerts jump every queue.
+CRITICAL, NORMAL = 0, 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id    TEXT NOT NULL,
+    article_id  TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    priority    INTEGER NOT NULL,
+    alert       TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'pending',
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    detail      TEXT,
+    message_id  TEXT,
+    enqueued_at REAL NOT NULL,
+    done_at     REAL,
+    UNIQUE (alert_id, article_id, destination)
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (destination, priority, seq)
+    WHERE state = 'pending';
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One message owed to one destination."""
+
+    seq: int
+    destination: str
+    priority: int
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return (self.priority, self.seq)
+
+
+def priority_of(alert: Alert) -> int:
+    return CRITICAL if alert.severity == "critical" else NORMAL
+
+
+def open_db(path: Path) -> sqlite3.Connection:
+    """The notify SQLite database, in WAL mode with every commit synced to disk."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")  # a recorded send must survive a crash
+    db.execute("PRAGMA busy_timeout=5000")
+    return db
+
+
+class Outbox:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._db.executescript(_SCHEMA)
+
+    def enqueue(self, alert: Alert, destinations: Iterable[str]) -> list[Entry]:
+        """Owe `alert` to each destination, in one transaction; the entries that are new."""
+        priority = priority_of(alert)
+        payload = alert.model_dump_json()
+        now = time.time()
+        new: list[Entry] = []
+        with self._transaction():
+            for destination in destinations:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO outbox"
+                    " (alert_id, article_id, destination, priority, alert, enqueued_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (alert.id, alert.article.id, destination, priority, payload, now),
+                )
+                if cursor.rowcount:
+                    assert cursor.lastrowid is not None
+                    new.append(Entry(cursor.lastrowid, destination, priority))
+        return new
+
+    def pending(self) -> Iterator[Entry]:
+        """Every message still owed, oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, destination, priority FROM outbox WHERE state = 'pending' ORDER BY seq"
+        )
+        for seq, destination, priority in rows.fetchall():
+            yield Entry(seq, destination, priority)
+
+    def alert(self, seq: int) -> Alert:
+        row = self._db.execute("SELECT alert FROM outbox WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            raise KeyError(seq)
+        return Alert.model_validate_json(row[0])
+
+    def state(self, seq: int) -> State:
+        row = self._db.execute("SELECT state FROM outbox WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            raise KeyError(seq)
+        state: State = row[0]
+        return state
+
+    def mark_sent(self, seq: int, message_id: str | None = None) -> None:
+        self._db.execute(
+            "UPDATE outbox SET state = 'sent', attempts = attempts + 1, message_id = ?,"
+            " done_at = ? WHERE seq = ? AND state = 'pending'",
+            (message_id, time.time(), seq),
+        )
+
+    def mark_failed(self, seq: int, detail: str) -> None:
+        self._db.execute(
+            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, detail = ?,"
+            " done_at = ? WHERE seq = ? AND state = 'pending'",
+            (detail, time.time(), seq),
+        )
+
+    def mark_attempt(self, seq: int, detail: str) -> None:
+        """A transient failure: still pending, one more attempt on record."""
+        self._db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, detail = ? WHERE seq = ?", (detail, seq)
+        )
+
+    def fail_destination(self, destination: str, detail: str) -> int:
+        """Give up every message still owed to `destination` (its chat is gone); how many."""
+        cursor = self._db.execute(
+            "UPDATE outbox SET state = 'failed', detail = ?, done_at = ?"
+            " WHERE destination = ? AND state = 'pending'",
+            (detail, time.time(), destination),
+        )
+        return cursor.rowcount
+
+    def sent(self, alert_id: str, destination: str) -> bool:
+        """True if some article of this alert reached `destination`: "was it sent"."""
+        row = self._db.execute(
+            "SELECT 1 FROM outbox WHERE alert_id = ? AND destination = ? AND state = 'sent'",
+            (alert_id, destination),
+        ).fetchone()
+        return row is not None
+
+    def count(self, state: State) -> int:
+        row = self._db.execute("SELECT count(*) FROM outbox WHERE state = ?", (state,))
+        return int(row.fetchone()[0])
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
