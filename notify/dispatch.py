@@ -8,6 +8,8 @@ may then commit its Kafka offset) and `Dispatcher.run` sends what is owed:
   bot (30/s) without waiting to be told; when several chats are ready for the bot's next slot,
   the most urgent message wins it, then the chat with the longest backlog (so a burst ends as
   soon as the limits allow);
+- a later alert on a story this chat already has a message for edits that message ("also
+  reported by …") instead of sending another, where the destination can edit (Telegram);
 - a 429 blocks that destination for exactly `retry_after`; 5xx and timeouts for a jittered,
   growing backoff that resets on success; a 403 (`ChatGone`) fails everything owed to the chat
   and reports it so the subscription can be deactivated; other refusals fail that message.
@@ -29,7 +31,7 @@ from detect.model import Alert
 from notify.errors import ChatGone, PermanentFailure, RetryLater
 from notify.outbox import Entry, Outbox
 from notify.ratelimit import Pace
-from notify.senders import Sender
+from notify.senders import Sender, StoryEditor
 
 log = logging.getLogger("mediawatch.notify")
 
@@ -50,6 +52,7 @@ class DispatchEvents:
     """Hooks the service layer uses to count what happened (metrics stay out of the domain)."""
 
     sent: Callable[[str], None] = lambda key: None
+    edited: Callable[[str], None] = lambda key: None
     duplicate: Callable[[str], None] = lambda key: None
     retry: Callable[[str], None] = lambda key: None
     throttled: Callable[[str], None] = lambda key: None
@@ -204,7 +207,7 @@ class Dispatcher:
         try:
             alert = self._outbox.alert(entry.seq)
             context["alert_id"] = alert.id
-            message_id = await channel.sender.send(alert)
+            message_id = await self._deliver(key, channel.sender, alert)
         except RetryLater as exc:
             if exc.retry_after is not None:
                 delay = exc.retry_after
@@ -234,6 +237,18 @@ class Dispatcher:
         finally:
             self._in_flight.pop(key, None)
             self._wake.set()
+
+    async def _deliver(self, key: str, sender: Sender, alert: Alert) -> str | None:
+        """Edit the story's message if this chat has one, else send a new message."""
+        if isinstance(sender, StoryEditor):
+            prior = self._outbox.story_message(key, alert.story_id)
+            if prior is not None:
+                story = [*self._outbox.story_alerts(key, alert.story_id), alert]
+                if await sender.edit(story, prior):
+                    self._events.edited(key)
+                    return prior
+                return await sender.send_story(story)  # the old message is gone: tell it anew
+        return await sender.send(alert)
 
     def _retry_later(
         self, entry: Entry, delay: float, reason: str, context: dict[str, object]

@@ -6,9 +6,11 @@ is committed; from then on the outbox, not Kafka, is responsible for it. The sen
 answered. A row is unique per (alert, article, destination): Kafka redelivering an alert adds
 nothing, while the same story reported by another outlet is a new row.
 
-Rows move `pending` → `sent` | `failed` and never back. A crash between a destination
-acknowledging a message and `mark_sent` (a few milliseconds) is the one window where a message
-can go out twice; no Telegram or Slack API offers an idempotency key that would close it.
+Rows move `pending` → `sent` | `failed` and never back. `story_messages` remembers which message
+tells each story in each chat, so a later alert on the story edits it instead of sending
+another. A crash between a destination acknowledging a message and `mark_sent` (a few
+milliseconds) is the one window where a message can go out twice; no Telegram or Slack API
+offers an idempotency key that would close it.
 """
 
 import sqlite3
@@ -30,6 +32,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     alert_id    TEXT NOT NULL,
     article_id  TEXT NOT NULL,
+    story_id    TEXT NOT NULL,
     destination TEXT NOT NULL,
     priority    INTEGER NOT NULL,
     alert       TEXT NOT NULL,
@@ -43,6 +46,14 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (destination, priority, seq)
     WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS outbox_story ON outbox (destination, story_id) WHERE state = 'sent';
+-- The message that tells a story in a chat: later alerts on the story edit it.
+CREATE TABLE IF NOT EXISTS story_messages (
+    destination TEXT NOT NULL,
+    story_id    TEXT NOT NULL,
+    message_id  TEXT NOT NULL,
+    PRIMARY KEY (destination, story_id)
+);
 """
 
 
@@ -87,10 +98,17 @@ class Outbox:
         with self._transaction():
             for destination in destinations:
                 cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO outbox"
-                    " (alert_id, article_id, destination, priority, alert, enqueued_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (alert.id, alert.article.id, destination, priority, payload, now),
+                    "INSERT OR IGNORE INTO outbox (alert_id, article_id, story_id, destination,"
+                    " priority, alert, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        alert.id,
+                        alert.article.id,
+                        alert.story_id,
+                        destination,
+                        priority,
+                        payload,
+                        now,
+                    ),
                 )
                 if cursor.rowcount:
                     assert cursor.lastrowid is not None
@@ -119,11 +137,36 @@ class Outbox:
         return state
 
     def mark_sent(self, seq: int, message_id: str | None = None) -> None:
-        self._db.execute(
-            "UPDATE outbox SET state = 'sent', attempts = attempts + 1, message_id = ?,"
-            " done_at = ? WHERE seq = ? AND state = 'pending'",
-            (message_id, time.time(), seq),
+        """Sent (or its story's message edited to include it) as message `message_id`."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, message_id = ?,"
+                " done_at = ? WHERE seq = ? AND state = 'pending'",
+                (message_id, time.time(), seq),
+            )
+            if message_id is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO story_messages"
+                    " SELECT destination, story_id, ? FROM outbox WHERE seq = ?",
+                    (message_id, seq),
+                )
+
+    def story_message(self, destination: str, story_id: str) -> str | None:
+        """The message that tells `story_id` at `destination`, if one was sent."""
+        row = self._db.execute(
+            "SELECT message_id FROM story_messages WHERE destination = ? AND story_id = ?",
+            (destination, story_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def story_alerts(self, destination: str, story_id: str) -> list[Alert]:
+        """The alerts of `story_id` already sent to `destination`, in the order they were."""
+        rows = self._db.execute(
+            "SELECT alert FROM outbox WHERE destination = ? AND story_id = ? AND state = 'sent'"
+            " ORDER BY done_at, seq",
+            (destination, story_id),
         )
+        return [Alert.model_validate_json(r[0]) for r in rows.fetchall()]
 
     def mark_failed(self, seq: int, detail: str) -> None:
         self._db.execute(

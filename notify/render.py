@@ -50,18 +50,46 @@ def render_text(alert: Alert) -> str:
 
 def render_telegram_html(alert: Alert) -> str:
     """Telegram HTML parse-mode message; every feed-provided string is escaped."""
-    a = alert.article
+    return render_story_html([alert])
+
+
+def outlets(alerts: list[Alert]) -> list[str]:
+    """The distinct sources that reported a story, in the order they did."""
+    seen: list[str] = []
+    for alert in alerts:
+        if alert.article.source not in seen:
+            seen.append(alert.article.source)
+    return seen
+
+
+def render_story_html(alerts: list[Alert]) -> str:
+    """One Telegram message for a story: the first report, then every event and outlet since.
+
+    Later alerts on the same story edit this message rather than sending another.
+    """
+    first = alerts[0]
+    a = first.article
     esc = html.escape
-    matched = ", ".join(f"<b>{esc(_isolate(t))}</b>" for t in _matched(alert))
-    return "\n".join(
-        [
-            f"<b>{esc(_headline(alert))}</b>",
-            esc(_isolate(a.title)),
-            f"<i>{esc(a.source)} · {esc(_when(alert))}</i>",
-            f"matched: {matched}",
-            f'<a href="{esc(a.url, quote=True)}">Read the article</a>',
-        ]
-    )
+    lines = [f"<b>{esc(_headline(first))}</b>"]
+    for alert in alerts[1:]:
+        headline = _headline(alert)
+        if f"<b>{esc(headline)}</b>" not in lines:
+            lines.append(f"<b>{esc(headline)}</b>")
+    words: list[str] = []
+    for alert in alerts:
+        words += [t for t in _matched(alert) if t not in words]
+    matched = ", ".join(f"<b>{esc(_isolate(t))}</b>" for t in words)
+    lines += [
+        esc(_isolate(a.title)),
+        f"<i>{esc(a.source)} · {esc(_when(first))}</i>",
+        f"matched: {matched}",
+        f'<a href="{esc(a.url, quote=True)}">Read the article</a>',
+    ]
+    sources = outlets(alerts)
+    if len(sources) > 1:
+        also = ", ".join(esc(_isolate(s)) for s in sources[1:])
+        lines.append(f"<i>also reported by {also} · {len(sources)} outlets</i>")
+    return "\n".join(lines)
 
 
 def render_slack(alert: Alert) -> tuple[str, list[dict[str, Any]]]:

@@ -4,7 +4,9 @@ A sender's `key` names the destination in the delivery log (`telegram:<chat>`, `
 `console`), so it must stay stable across restarts.
 """
 
-from typing import Protocol, TextIO
+import contextlib
+from collections.abc import Iterator
+from typing import Protocol, TextIO, runtime_checkable
 
 import aiohttp
 from aiogram import Bot
@@ -20,7 +22,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from detect.model import Alert
 from notify.errors import ChatGone, PermanentFailure, RetryLater
-from notify.render import render_slack, render_telegram_html, render_text
+from notify.render import render_slack, render_story_html, render_text
 
 
 class Sender(Protocol):
@@ -49,6 +51,20 @@ class ConsoleSender:
         return None
 
 
+@runtime_checkable
+class StoryEditor(Protocol):
+    """A sender that can rewrite a message it sent (one message per story per chat)."""
+
+    async def edit(self, alerts: list[Alert], message_id: str) -> bool:
+        """Rewrite message `message_id` to tell the story of `alerts`.
+
+        False when that message can no longer be edited (deleted, too old): send a new one.
+        """
+
+    async def send_story(self, alerts: list[Alert]) -> str | None:
+        """A new message telling the story of `alerts`; its message id."""
+
+
 class TelegramSender:
     """Sends to one chat through a real aiogram `Bot` (whose session points at `api_base`)."""
 
@@ -58,13 +74,41 @@ class TelegramSender:
         self.key = f"telegram:{chat_id}"
 
     async def send(self, alert: Alert) -> str | None:
-        try:
+        return await self.send_story([alert])
+
+    async def send_story(self, alerts: list[Alert]) -> str | None:
+        with self._translated():
             message = await self._bot.send_message(
                 self._chat_id,
-                render_telegram_html(alert),
+                render_story_html(alerts),
                 parse_mode="HTML",
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
+        return str(message.message_id)
+
+    async def edit(self, alerts: list[Alert], message_id: str) -> bool:
+        try:
+            with self._translated():
+                await self._bot.edit_message_text(
+                    render_story_html(alerts),
+                    chat_id=self._chat_id,
+                    message_id=int(message_id),
+                    parse_mode="HTML",
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+        except PermanentFailure as exc:
+            if isinstance(exc, ChatGone):
+                raise
+            if "not modified" in exc.reason:  # already says this: an edit replayed after a crash
+                return True
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """aiogram's errors as ours, in one place."""
+        try:
+            yield
         except TelegramRetryAfter as exc:
             raise RetryLater(self.key, "flood control", float(exc.retry_after)) from exc
         except (TelegramServerError, TelegramNetworkError) as exc:
@@ -73,7 +117,6 @@ class TelegramSender:
             raise ChatGone(self.key, f"{type(exc).__name__}: {exc.message}") from exc
         except TelegramAPIError as exc:  # bad request, not found, unauthorized
             raise PermanentFailure(self.key, f"{type(exc).__name__}: {exc.message}") from exc
-        return str(message.message_id)
 
 
 class SlackSender:

@@ -39,6 +39,7 @@ log = logging.getLogger("mediawatch.notify")
 class NotifyMetrics:
     alerts: Counter
     sent: Counter
+    edited: Counter
     duplicates: Counter
     retries: Counter
     throttled: Counter
@@ -59,6 +60,10 @@ class NotifyMetrics:
                 registry=registry,
             ),
             sent=counter("mediawatch_notify_messages_sent", "Messages acknowledged."),
+            edited=counter(
+                "mediawatch_notify_messages_edited",
+                "Story messages edited to add another outlet or event (instead of a new one).",
+            ),
             duplicates=counter(
                 "mediawatch_notify_duplicates_skipped", "Redelivered alerts not queued again."
             ),
@@ -95,6 +100,7 @@ class NotifyMetrics:
 
         return DispatchEvents(
             sent=lambda key: self.sent.labels(channel(key)).inc(),
+            edited=lambda key: self.edited.labels(channel(key)).inc(),
             duplicate=lambda key: self.duplicates.labels(channel(key)).inc(),
             retry=lambda key: self.retries.labels(channel(key)).inc(),
             throttled=lambda key: self.throttled.labels(channel(key)).inc(),

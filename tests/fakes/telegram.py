@@ -65,14 +65,19 @@ class Attempt:
     status: int
     at: float
     retry_after: int | None = None
+    method: str = "sendMessage"
 
 
 @dataclass
 class SentMessage:
+    """A message as the chat sees it now: `text` is the latest edit, `edits` how many."""
+
     chat_id: str
     text: str
     parse_mode: str | None
     at: float
+    message_id: int = 0
+    edits: int = 0
 
 
 @dataclass
@@ -81,6 +86,7 @@ class FakeTelegram:
     messages: list[SentMessage] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)  # consumed one per sendMessage
     attempts: list[Attempt] = field(default_factory=list)
+    edits: list[tuple[str, int, str]] = field(default_factory=list)  # (chat, message id, text)
     chaos: Chaos | None = None
     forbidden: set[str] = field(default_factory=set)  # chats that blocked the bot: always 403
     hold_after: int | None = None  # once this many are recorded, hang further sends
@@ -120,7 +126,7 @@ class FakeTelegram:
         form = dict(await request.post())
         if method == "getMe":
             return _ok({"id": 1, "is_bot": True, "first_name": "mediawatch", "username": "mw_bot"})
-        if method != "sendMessage":
+        if method not in ("sendMessage", "editMessageText"):
             return _error(404, f"Not Found: method {method}")
         if self.hold_after is not None and len(self.messages) >= self.hold_after:
             self.held += 1
@@ -130,28 +136,47 @@ class FakeTelegram:
         fault = self._fault(chat_id)
         if fault == "timeout":
             assert self.chaos is not None
-            self.attempts.append(Attempt(chat_id, 504, time.time()))
+            self.attempts.append(Attempt(chat_id, 504, time.time(), method=method))
             await asyncio.sleep(self.chaos.hang_s)
             return _error(504, "Gateway Timeout")
         if isinstance(fault, Fault):
-            self.attempts.append(Attempt(chat_id, fault.status, time.time(), fault.retry_after))
+            self.attempts.append(
+                Attempt(chat_id, fault.status, time.time(), fault.retry_after, method)
+            )
             return _error(fault.status, fault.description, fault.retry_after)
+        if method == "editMessageText":
+            return self._edit(chat_id, form)
         self.attempts.append(Attempt(chat_id, 200, time.time()))
         message = SentMessage(
-            str(form["chat_id"]),
+            chat_id,
             str(form["text"]),
             str(form["parse_mode"]) if "parse_mode" in form else None,
             time.time(),
+            next(self._ids),
         )
         self.messages.append(message)
-        return _ok(
-            {
-                "message_id": next(self._ids),
-                "date": int(message.at),
-                "chat": {"id": int(message.chat_id), "type": "private"},
-                "text": message.text,
-            }
-        )
+        return _ok(_message_json(message))
+
+    def _edit(self, chat_id: str, form: dict[str, Any]) -> web.Response:
+        message_id = int(form["message_id"])
+        found = [m for m in self.messages if m.chat_id == chat_id and m.message_id == message_id]
+        if not found:
+            self.attempts.append(Attempt(chat_id, 400, time.time(), method="editMessageText"))
+            return _error(400, "Bad Request: message to edit not found")
+        message = found[0]
+        text = str(form["text"])
+        if text == message.text:
+            self.attempts.append(Attempt(chat_id, 400, time.time(), method="editMessageText"))
+            return _error(
+                400,
+                "Bad Request: message is not modified: specified new message "
+                "content and reply markup are exactly the same",
+            )
+        self.attempts.append(Attempt(chat_id, 200, time.time(), method="editMessageText"))
+        message.text = text
+        message.edits += 1
+        self.edits.append((chat_id, message_id, text))
+        return _ok(_message_json(message))
 
     def _fault(self, chat_id: str) -> Fault | str | None:
         if chat_id in self.forbidden:
@@ -165,6 +190,17 @@ class FakeTelegram:
         if kind == "5xx":
             return Fault(502, description="Bad Gateway")
         return kind
+
+
+def _message_json(message: SentMessage) -> dict[str, Any]:
+    chat_id = int(message.chat_id) if message.chat_id.lstrip("-").isdigit() else -100
+    kind = "private" if chat_id > 0 else "group"
+    return {
+        "message_id": message.message_id,
+        "date": int(message.at),
+        "chat": {"id": chat_id, "type": kind},
+        "text": message.text,
+    }
 
 
 def _ok(result: Any) -> web.Response:
