@@ -198,6 +198,14 @@ class Outbox:
         ).fetchone()
         return row is not None
 
+    def owed(self, destination: str) -> int:
+        """Messages still pending for `destination`."""
+        row = self._db.execute(
+            "SELECT count(*) FROM outbox WHERE destination = ? AND state = 'pending'",
+            (destination,),
+        )
+        return int(row.fetchone()[0])
+
     def count(self, state: State) -> int:
         row = self._db.execute("SELECT count(*) FROM outbox WHERE state = ?", (state,))
         return int(row.fetchone()[0])

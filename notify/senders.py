@@ -5,7 +5,7 @@ A sender's `key` names the destination in the delivery log (`telegram:<chat>`, `
 """
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol, TextIO, runtime_checkable
 
 import aiohttp
@@ -68,9 +68,12 @@ class StoryEditor(Protocol):
 class TelegramSender:
     """Sends to one chat through a real aiogram `Bot` (whose session points at `api_base`)."""
 
-    def __init__(self, bot: Bot, chat_id: int | str) -> None:
+    def __init__(
+        self, bot: Bot, chat_id: int | str, *, muted: Callable[[], bool] = lambda: False
+    ) -> None:
         self._bot = bot
         self._chat_id = chat_id
+        self._muted = muted  # the chat asked for silence (/mute): no sound unless critical
         self.key = f"telegram:{chat_id}"
 
     async def send(self, alert: Alert) -> str | None:
@@ -83,6 +86,8 @@ class TelegramSender:
                 render_story_html(alerts),
                 parse_mode="HTML",
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                disable_notification=self._muted()
+                and not any(a.severity == "critical" for a in alerts),
             )
         return str(message.message_id)
 

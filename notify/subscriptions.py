@@ -13,10 +13,12 @@ ALL = "*"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chats (
-    chat_id    TEXT PRIMARY KEY,
-    active     INTEGER NOT NULL DEFAULT 1,
-    reason     TEXT,
-    updated_at REAL NOT NULL
+    chat_id     TEXT PRIMARY KEY,
+    active      INTEGER NOT NULL DEFAULT 1,
+    reason      TEXT,
+    muted_until REAL,
+    digest      TEXT NOT NULL DEFAULT 'off',
+    updated_at  REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS subscriptions (
     chat_id    TEXT NOT NULL,
@@ -108,3 +110,31 @@ class Subscriptions:
             (str(chat_id),),
         )
         return [r[0] for r in rows.fetchall()]
+
+    def mute(self, chat_id: int | str, until: float | None) -> None:
+        """Deliver silently (no sound or badge) until `until` (epoch seconds); None unmutes."""
+        self.activate(chat_id)
+        self._db.execute(
+            "UPDATE chats SET muted_until = ? WHERE chat_id = ?", (until, str(chat_id))
+        )
+
+    def muted_until(self, chat_id: int | str, now: float | None = None) -> float | None:
+        row = self._db.execute(
+            "SELECT muted_until FROM chats WHERE chat_id = ?", (str(chat_id),)
+        ).fetchone()
+        until = row[0] if row else None
+        return until if until is not None and until > (now or time.time()) else None
+
+    def set_digest(self, chat_id: int | str, interval: str) -> None:
+        self.activate(chat_id)
+        self._db.execute("UPDATE chats SET digest = ? WHERE chat_id = ?", (interval, str(chat_id)))
+
+    def digest(self, chat_id: int | str) -> str:
+        row = self._db.execute(
+            "SELECT digest FROM chats WHERE chat_id = ?", (str(chat_id),)
+        ).fetchone()
+        return str(row[0]) if row else "off"
+
+    def known(self, chat_id: int | str) -> bool:
+        row = self._db.execute("SELECT 1 FROM chats WHERE chat_id = ?", (str(chat_id),))
+        return row.fetchone() is not None

@@ -125,6 +125,25 @@ class TelegramLimits(_Section):
     group: Rate = Field(20 / 60, description="Messages per group or channel (chat id < 0).")
 
 
+class TelegramBotConfig(_Section):
+    """The bot people talk to (/subscribe, /mute, ...), answered by long polling."""
+
+    enabled: bool = Field(False, description="Answer commands (needs a token).")
+    who_may_subscribe: Literal["open", "allowlist", "admins"] = Field(
+        "open",
+        description="open: anyone; allowlist: the user or chat ids in `allowlist`; admins: a "
+        "group's administrators (private chats and channels are their owners').",
+    )
+    allowlist: list[int] = Field(default_factory=list, description="User or chat ids.")
+    polling_timeout: int = Field(10, ge=1, le=50, description="Long-polling wait, seconds.")
+
+    @model_validator(mode="after")
+    def _allowlist_given(self) -> "TelegramBotConfig":
+        if self.who_may_subscribe == "allowlist" and not self.allowlist:
+            raise ValueError("who_may_subscribe: allowlist needs a non-empty allowlist")
+        return self
+
+
 class TelegramConfig(_Section):
     token: SecretStr | None = None
     api_base: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] = (
@@ -133,6 +152,7 @@ class TelegramConfig(_Section):
     chats: list[TelegramChat] = Field(default_factory=list)
     limits: TelegramLimits = Field(default_factory=TelegramLimits)
     request_timeout: Duration = Field(30.0, description="One Bot API call, then retried.")
+    bot: TelegramBotConfig = Field(default_factory=TelegramBotConfig)
 
     @property
     def enabled(self) -> bool:

@@ -22,12 +22,13 @@ from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from detect.model import Alert
+from notify.bot import BotHandlers, Policy, WatchlistInfo, poll
 from notify.dispatch import Channel, Dispatcher, DispatchEvents
 from notify.outbox import Outbox, open_db
 from notify.ratelimit import Pace
 from notify.senders import ConsoleSender, SlackSender, TelegramSender
 from notify.subscriptions import Subscriptions
-from services.config import LoadedConfig, NotifyConfig
+from services.config import LoadedConfig, NotifyConfig, load_watchlists, watchlist_paths
 from services.consume import ConsumeLoop, decode
 from services.detect_service import LATENCY_BUCKETS
 from services.kafka import KafkaLink
@@ -123,10 +124,17 @@ class GoneHandler:
 class Channels:
     """Destination key → sender and paces, built from the config (one bot, one shared pace)."""
 
-    def __init__(self, notify: NotifyConfig, bot: Bot | None, console: TextIO) -> None:
+    def __init__(
+        self,
+        notify: NotifyConfig,
+        bot: Bot | None,
+        console: TextIO,
+        subscriptions: Subscriptions | None = None,
+    ) -> None:
         self._notify = notify
         self._bot = bot
         self._console = console
+        self._subscriptions = subscriptions
         limits = notify.telegram.limits
         self._bot_pace = Pace.per_second(limits.bot, catch_up=True)
         self._slack = {t.name: t for t in notify.slack}
@@ -138,11 +146,17 @@ class Channels:
             chat: int | str = int(name) if name.lstrip("-").isdigit() else name
             group = isinstance(chat, str) or chat < 0  # @channel, or a negative group/channel id
             rate = limits.group if group else limits.private_chat
-            return Channel(TelegramSender(self._bot, chat), Pace.per_second(rate), self._bot_pace)
+            subs = self._subscriptions
+            telegram = TelegramSender(
+                self._bot,
+                chat,
+                muted=(lambda: subs.muted_until(chat) is not None) if subs else lambda: False,
+            )
+            return Channel(telegram, Pace.per_second(rate), self._bot_pace)
         if kind == "slack" and name in self._slack:
             target = self._slack[name]
-            sender = SlackSender(target.name, target.webhook_url.get_secret_value())
-            return Channel(sender, Pace.per_second(self._notify.slack_rate))
+            slack = SlackSender(target.name, target.webhook_url.get_secret_value())
+            return Channel(slack, Pace.per_second(self._notify.slack_rate))
         if key == "console" and self._notify.console:
             jsonl = self._notify.console_format == "jsonl"
             return Channel(ConsoleSender(self._console, jsonl=jsonl))
@@ -188,6 +202,11 @@ class NotifyService:
         self._console = console or sys.stdout
         self.ready = False
 
+    def _catalogue(self) -> dict[str, WatchlistInfo]:
+        """The watchlists subscribers can choose from: their ids, titles and descriptions."""
+        paths = watchlist_paths(self._loaded.config.watchlists, self._loaded.base_dir)
+        return {w.id: WatchlistInfo(w.id, w.title, w.description) for w in load_watchlists(paths)}
+
     async def run(self, stop: asyncio.Event) -> None:
         notify = self._loaded.config.notify
         topics = self._link.topics
@@ -200,7 +219,7 @@ class NotifyService:
         retry = notify.retry
         dispatcher = Dispatcher(
             outbox,
-            Channels(notify, bot, self._console),
+            Channels(notify, bot, self._console, subscriptions),
             backoff=BackoffConfig(
                 min_delay=retry.min_delay, max_delay=retry.max_delay, factor=2.0, jitter=0.1
             ),
@@ -210,6 +229,25 @@ class NotifyService:
         producer = self._link.producer()  # for dead letters
         consumer = self._link.consumer(topics.alerts, f"{self._link.config.topic_prefix}.notify")
         sending = asyncio.create_task(dispatcher.run(stop))
+        answering = None
+        if bot is not None and notify.telegram.bot.enabled:
+            handlers = BotHandlers(
+                subscriptions,
+                self._catalogue(),
+                Policy(
+                    notify.telegram.bot.who_may_subscribe,
+                    frozenset(notify.telegram.bot.allowlist),
+                ),
+                owed=outbox.owed,
+            )
+            answering = asyncio.create_task(
+                poll(
+                    bot,
+                    handlers.router(),
+                    stop,
+                    polling_timeout=notify.telegram.bot.polling_timeout,
+                )
+            )
         try:
             await producer.start()
             await consumer.start()
@@ -240,6 +278,8 @@ class NotifyService:
             stop.set()  # a failed consumer also stops the sender
             with contextlib.suppress(asyncio.CancelledError):
                 await sending
+                if answering is not None:
+                    await answering
             await producer.stop()
             if bot is not None:
                 await bot.session.close()

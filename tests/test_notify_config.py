@@ -50,3 +50,20 @@ def test_bad_notify_values_name_file_and_line(tmp_path: Path) -> None:
         f"{path}:5: notify.telegram.limits.grup: unknown field (check its spelling)",
         f"{path}:6: notify.retry: min_delay must not be above max_delay",
     ]
+
+
+def test_an_allowlist_policy_needs_an_allowlist(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "notify:\n"
+        "  telegram:\n"
+        "    bot:\n"  # line 3
+        "      enabled: true\n"
+        "      who_may_subscribe: allowlist\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:3: notify.telegram.bot: who_may_subscribe: allowlist needs a non-empty allowlist"
+    ]

@@ -5,6 +5,7 @@ aiogram's own response checking (429 → TelegramRetryAfter, 403 → TelegramFor
 """
 
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -78,6 +79,8 @@ class SentMessage:
     at: float
     message_id: int = 0
     edits: int = 0
+    silent: bool = False  # sent with disable_notification
+    reply_markup: str | None = None  # JSON, as the client sent it
 
 
 @dataclass
@@ -87,6 +90,11 @@ class FakeTelegram:
     faults: list[Fault] = field(default_factory=list)  # consumed one per sendMessage
     attempts: list[Attempt] = field(default_factory=list)
     edits: list[tuple[str, int, str]] = field(default_factory=list)  # (chat, message id, text)
+    updates: list[dict[str, Any]] = field(default_factory=list)  # served by getUpdates
+    admins: dict[str, set[int]] = field(default_factory=dict)  # chat id → admin user ids
+    callback_answers: list[str] = field(default_factory=list)
+    _new_update: asyncio.Event = field(default_factory=asyncio.Event)
+    _update_ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
     chaos: Chaos | None = None
     forbidden: set[str] = field(default_factory=set)  # chats that blocked the bot: always 403
     hold_after: int | None = None  # once this many are recorded, hang further sends
@@ -111,6 +119,7 @@ class FakeTelegram:
 
     async def stop(self) -> None:
         self._release.set()
+        self._new_update.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -126,6 +135,17 @@ class FakeTelegram:
         form = dict(await request.post())
         if method == "getMe":
             return _ok({"id": 1, "is_bot": True, "first_name": "mediawatch", "username": "mw_bot"})
+        if method == "getUpdates":
+            return _ok(await self._get_updates(form))
+        if method == "answerCallbackQuery":
+            self.callback_answers.append(str(form.get("text", "")))
+            return _ok(True)
+        if method == "editMessageReplyMarkup":
+            return _ok(True)
+        if method == "getChatMember":
+            chat, user = str(form["chat_id"]), int(form["user_id"])
+            status = "administrator" if user in self.admins.get(chat, set()) else "member"
+            return _ok({"status": status, "user": _user(user)} | _member_extras(status))
         if method not in ("sendMessage", "editMessageText"):
             return _error(404, f"Not Found: method {method}")
         if self.hold_after is not None and len(self.messages) >= self.hold_after:
@@ -153,9 +173,72 @@ class FakeTelegram:
             str(form["parse_mode"]) if "parse_mode" in form else None,
             time.time(),
             next(self._ids),
+            silent=str(form.get("disable_notification", "")).lower() == "true",
+            reply_markup=str(form["reply_markup"]) if "reply_markup" in form else None,
         )
         self.messages.append(message)
         return _ok(_message_json(message))
+
+    # -- updates: what users say to the bot ---------------------------------------------------
+
+    def say(
+        self, chat_id: int, text: str, *, user_id: int | None = None, chat_type: str = ""
+    ) -> None:
+        """A user (or, with no user, a channel) posts `text` in `chat_id`."""
+        kind = chat_type or ("private" if chat_id > 0 else "group")
+        message: dict[str, Any] = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": kind, "title": f"chat {chat_id}"},
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        if kind == "channel":
+            self._push({"channel_post": message})
+        else:
+            message["from"] = _user(user_id if user_id is not None else chat_id)
+            self._push({"message": message})
+
+    def tap(self, chat_id: int, user_id: int, data: str, *, chat_type: str = "") -> None:
+        """A user taps an inline button carrying `data` under a bot message in `chat_id`."""
+        kind = chat_type or ("private" if chat_id > 0 else "group")
+        self._push(
+            {
+                "callback_query": {
+                    "id": str(next(self._ids)),
+                    "from": _user(user_id),
+                    "chat_instance": f"ci{chat_id}",
+                    "data": data,
+                    "message": {
+                        "message_id": next(self._ids),
+                        "date": int(time.time()),
+                        "chat": {"id": chat_id, "type": kind, "title": f"chat {chat_id}"},
+                        "from": {"id": 1, "is_bot": True, "first_name": "mediawatch"},
+                        "text": "Watchlists:",
+                    },
+                }
+            }
+        )
+
+    def replies(self, chat_id: int) -> list[str]:
+        return [m.text for m in self.messages if m.chat_id == str(chat_id)]
+
+    def _push(self, update: dict[str, Any]) -> None:
+        update["update_id"] = next(self._update_ids)
+        self.updates.append(update)
+        self._new_update.set()
+
+    async def _get_updates(self, form: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(form.get("offset", 0) or 0)
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]  # confirmed
+        if not self.updates:
+            self._new_update.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(float(form.get("timeout", 0) or 0)):
+                    await self._new_update.wait()
+        return self.updates[: int(form.get("limit", 100) or 100)]
 
     def _edit(self, chat_id: str, form: dict[str, Any]) -> web.Response:
         message_id = int(form["message_id"])
@@ -190,6 +273,23 @@ class FakeTelegram:
         if kind == "5xx":
             return Fault(502, description="Bad Gateway")
         return kind
+
+
+def _user(user_id: int) -> dict[str, Any]:
+    return {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+
+
+def _member_extras(status: str) -> dict[str, Any]:
+    """Fields aiogram's ChatMemberAdministrator requires beside status and user."""
+    if status != "administrator":
+        return {}
+    flags = [
+        "can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+        "can_manage_video_chats", "can_restrict_members", "can_promote_members",
+        "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+        "can_delete_stories", "can_send_welcome_messages",
+    ]  # fmt: skip
+    return dict.fromkeys(flags, True)
 
 
 def _message_json(message: SentMessage) -> dict[str, Any]:
