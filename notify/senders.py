@@ -22,7 +22,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from detect.model import Alert
 from notify.errors import ChatGone, PermanentFailure, RetryLater
-from notify.render import render_slack, render_story_html, render_text
+from notify.render import RenderOptions, render_slack, render_story_html, render_text
 
 
 class Sender(Protocol):
@@ -37,12 +37,15 @@ class ConsoleSender:
 
     key = "console"
 
-    def __init__(self, stream: TextIO, *, jsonl: bool = False) -> None:
+    def __init__(
+        self, stream: TextIO, *, jsonl: bool = False, options: RenderOptions | None = None
+    ) -> None:
         self._stream = stream
         self._jsonl = jsonl
+        self._options = options
 
     async def send(self, alert: Alert) -> str | None:
-        text = alert.model_dump_json() if self._jsonl else render_text(alert) + "\n"
+        text = alert.model_dump_json() if self._jsonl else render_text(alert, self._options) + "\n"
         try:
             self._stream.write(text + "\n")
             self._stream.flush()
@@ -69,9 +72,15 @@ class TelegramSender:
     """Sends to one chat through a real aiogram `Bot` (whose session points at `api_base`)."""
 
     def __init__(
-        self, bot: Bot, chat_id: int | str, *, muted: Callable[[], bool] = lambda: False
+        self,
+        bot: Bot,
+        chat_id: int | str,
+        *,
+        muted: Callable[[], bool] = lambda: False,
+        options: RenderOptions | None = None,
     ) -> None:
         self._bot = bot
+        self._options = options
         self._chat_id = chat_id
         self._muted = muted  # the chat asked for silence (/mute): no sound unless critical
         self.key = f"telegram:{chat_id}"
@@ -83,7 +92,7 @@ class TelegramSender:
         with self._translated():
             message = await self._bot.send_message(
                 self._chat_id,
-                render_story_html(alerts),
+                render_story_html(alerts, self._options),
                 parse_mode="HTML",
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 disable_notification=self._muted()
@@ -95,7 +104,7 @@ class TelegramSender:
         try:
             with self._translated():
                 await self._bot.edit_message_text(
-                    render_story_html(alerts),
+                    render_story_html(alerts, self._options),
                     chat_id=self._chat_id,
                     message_id=int(message_id),
                     parse_mode="HTML",
@@ -127,12 +136,20 @@ class TelegramSender:
 class SlackSender:
     """Posts Block Kit messages to one incoming webhook."""
 
-    def __init__(self, name: str, webhook_url: str, *, timeout_s: int = 15) -> None:
+    def __init__(
+        self,
+        name: str,
+        webhook_url: str,
+        *,
+        timeout_s: int = 15,
+        options: RenderOptions | None = None,
+    ) -> None:
+        self._options = options
         self._client = AsyncWebhookClient(webhook_url, timeout=timeout_s)
         self.key = f"slack:{name}"
 
     async def send(self, alert: Alert) -> str | None:
-        text, blocks = render_slack(alert)
+        text, blocks = render_slack(alert, self._options)
         try:
             response = await self._client.send(text=text, blocks=blocks)
         except (aiohttp.ClientError, TimeoutError) as exc:

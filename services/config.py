@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -178,7 +179,18 @@ class RetryConfig(_Section):
         return self
 
 
+def _time_zone(value: Any) -> str:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not a time zone (write e.g. UTC, Asia/Riyadh)") from exc
+    return str(value)
+
+
 class NotifyConfig(_Section):
+    timezone: Annotated[str, BeforeValidator(_time_zone)] = Field(
+        "UTC", description="Time zone of the times shown in messages (IANA name)."
+    )
     console: bool = True
     console_format: Literal["text", "jsonl"] = "text"
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -26,6 +27,7 @@ from notify.bot import BotHandlers, Policy, WatchlistInfo, poll
 from notify.dispatch import Channel, Dispatcher, DispatchEvents
 from notify.outbox import Outbox, open_db
 from notify.ratelimit import Pace
+from notify.render import RenderOptions
 from notify.senders import ConsoleSender, SlackSender, TelegramSender
 from notify.subscriptions import Subscriptions
 from services.config import LoadedConfig, NotifyConfig, load_watchlists, watchlist_paths
@@ -135,6 +137,7 @@ class Channels:
         self._bot = bot
         self._console = console
         self._subscriptions = subscriptions
+        self._options = RenderOptions(tz=ZoneInfo(notify.timezone))
         limits = notify.telegram.limits
         self._bot_pace = Pace.per_second(limits.bot, catch_up=True)
         self._slack = {t.name: t for t in notify.slack}
@@ -151,15 +154,18 @@ class Channels:
                 self._bot,
                 chat,
                 muted=(lambda: subs.muted_until(chat) is not None) if subs else lambda: False,
+                options=self._options,
             )
             return Channel(telegram, Pace.per_second(rate), self._bot_pace)
         if kind == "slack" and name in self._slack:
             target = self._slack[name]
-            slack = SlackSender(target.name, target.webhook_url.get_secret_value())
+            slack = SlackSender(
+                target.name, target.webhook_url.get_secret_value(), options=self._options
+            )
             return Channel(slack, Pace.per_second(self._notify.slack_rate))
         if key == "console" and self._notify.console:
             jsonl = self._notify.console_format == "jsonl"
-            return Channel(ConsoleSender(self._console, jsonl=jsonl))
+            return Channel(ConsoleSender(self._console, jsonl=jsonl, options=self._options))
         return None
 
 

@@ -8,6 +8,7 @@ injected at random (seeded). Everything is judged from what the fake server reco
 
 import asyncio
 import itertools
+import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -160,7 +161,10 @@ def _judge(
     client_timeout: float,
     chats: int,
 ) -> BurstReport:
-    got = Counter((m.chat_id, int(m.text.split("burst ")[1][:4])) for m in telegram.messages)
+    got = Counter(
+        (m.chat_id, int(re.sub(r"<[^>]+>", "", m.text).split("burst ")[1][:4]))
+        for m in telegram.messages
+    )
     duplicates = sum(c - 1 for c in got.values())
     live = {(chat, n) for chat, ns in owed.items() if chat not in telegram.forbidden for n in ns}
     drops = len(live - set(got))

@@ -67,3 +67,17 @@ def test_an_allowlist_policy_needs_an_allowlist(tmp_path: Path) -> None:
     assert [str(p) for p in caught.value.problems] == [
         f"{path}:3: notify.telegram.bot: who_may_subscribe: allowlist needs a non-empty allowlist"
     ]
+
+
+def test_timezone_must_be_a_real_one(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("notify:\n  timezone: Mars/Olympus\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:2: notify.timezone: 'Mars/Olympus' is not a time zone (write e.g. UTC, "
+        "Asia/Riyadh)"
+    ]
+    good = tmp_path / "good.yaml"
+    good.write_text("notify:\n  timezone: Asia/Riyadh\n", encoding="utf-8")
+    assert load_config(good).config.notify.timezone == "Asia/Riyadh"
