@@ -39,7 +39,7 @@ HELP = """I send alerts when news matches a watchlist.
 /unsubscribe <id> – stop them
 /list – this chat's subscriptions
 /mute <30m|2h|1d|off> – deliver silently for a while
-/digest <off|15m|1h|daily> – how often to bundle alerts
+/digest <off|15m|1h|daily> – bundle alerts (critical ones still come at once)
 /status – what this chat gets, and what is waiting"""
 
 
@@ -170,8 +170,9 @@ class BotHandlers:
             return
         self._subs.set_digest(message.chat.id, choice)
         await message.answer(
-            f"Digest set to {choice}. Note: digests are not delivered yet in this version; "
-            "alerts keep arriving one by one."
+            f"Digest set to {choice}: alerts arrive bundled"
+            + (" every morning at 08:00." if choice == "daily" else f" every {choice}.")
+            + " Critical ones still come at once."
             if choice != "off"
             else "Digest off: alerts arrive one by one."
         )

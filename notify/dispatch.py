@@ -31,7 +31,7 @@ from detect.model import Alert
 from notify.errors import ChatGone, PermanentFailure, RetryLater
 from notify.outbox import Entry, Outbox
 from notify.ratelimit import Pace
-from notify.senders import Sender, StoryEditor
+from notify.senders import DigestSender, Sender, StoryEditor
 
 log = logging.getLogger("mediawatch.notify")
 
@@ -60,10 +60,17 @@ class DispatchEvents:
     gone: Callable[[str], None] = lambda key: None
 
 
+#: Most alerts in one digest message (each line is short, so this stays far under 4,096).
+DIGEST_SIZE = 10
+
+
 @dataclass(order=True)
 class _Queued:
+    """What goes out as one message: an alert, or several folded into a digest."""
+
     order: tuple[int, int]
-    entry: Entry = field(compare=False)
+    entries: list[Entry] = field(compare=False)
+    digest: bool = field(default=False, compare=False)
 
 
 class Dispatcher:
@@ -76,6 +83,8 @@ class Dispatcher:
         events: DispatchEvents | None = None,
         clock: Callable[[], float] = time.monotonic,
         drain_timeout: float = 10.0,
+        hold: Callable[[Alert, str, float], float | None] | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._outbox = outbox
         self._resolve = channels
@@ -90,13 +99,20 @@ class Dispatcher:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._loaded = False
+        self._hold = hold  # (alert, destination, now) → digest due time, or None: send now
+        self._wall = wall
+        self._held: dict[str, list[Entry]] = {}
 
     # -- what callers see -------------------------------------------------------------------
 
     def enqueue(self, alert: Alert, destinations: Iterable[str]) -> int:
         """Owe `alert` to `destinations` (durable on return); how many were new."""
         wanted = list(destinations)
-        new = self._outbox.enqueue(alert, wanted)
+        holds = None
+        if self._hold is not None:
+            now = self._wall()
+            holds = {d: self._hold(alert, d, now) for d in wanted if self._digests(d)}
+        new = self._outbox.enqueue(alert, wanted, holds)
         for _ in range(len(wanted) - len(new)):
             self._events.duplicate("outbox")
         if self._loaded:
@@ -107,13 +123,14 @@ class Dispatcher:
 
     @property
     def pending(self) -> int:
-        """Messages owed and not in flight."""
-        return sum(len(q) for q in self._queues.values())
+        """Alerts owed and not in flight (queued or held for a digest)."""
+        queued = sum(len(q.entries) for queue in self._queues.values() for q in queue)
+        return queued + sum(len(h) for h in self._held.values())
 
     @property
     def idle(self) -> bool:
-        """Running, with nothing owed and nothing in flight."""
-        return self._loaded and not self._queues and not self._in_flight
+        """Running, with nothing owed, held or in flight."""
+        return self._loaded and not self._queues and not self._in_flight and not self._held
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop`; then let in-flight sends finish (bounded) and return."""
@@ -136,7 +153,7 @@ class Dispatcher:
                     channel.pace.take(now)
                 if channel.shared is not None:
                     channel.shared.take(now)
-                self._in_flight[key] = asyncio.create_task(self._send(queued.entry, channel))
+                self._in_flight[key] = asyncio.create_task(self._send(queued, key, channel))
         finally:
             stop_watch.cancel()
             await self._finish_in_flight()
@@ -157,7 +174,37 @@ class Dispatcher:
             self._events.failed(entry.destination)
             log.error("dropping a message: %s", detail, extra={"destination": entry.destination})
             return
-        heapq.heappush(self._queues.setdefault(entry.destination, []), _Queued(entry.order, entry))
+        if entry.due_at is not None:
+            self._held.setdefault(entry.destination, []).append(entry)
+            return
+        self._queue(_Queued(entry.order, [entry]))
+
+    def _queue(self, item: _Queued) -> None:
+        heapq.heappush(self._queues.setdefault(item.entries[0].destination, []), item)
+
+    def _digests(self, key: str) -> bool:
+        channel = self._channel(key)
+        return channel is not None and isinstance(channel.sender, DigestSender)
+
+    def _release_due(self, now: float) -> float | None:
+        """Queue the digests that are due; when the next one will be (wall clock)."""
+        next_due: float | None = None
+        for key in list(self._held):
+            held = self._held[key]
+            due = sorted(
+                (e for e in held if e.due_at is not None and e.due_at <= now), key=lambda e: e.seq
+            )
+            rest = [e for e in held if e not in due]
+            for i in range(0, len(due), DIGEST_SIZE):
+                chunk = due[i : i + DIGEST_SIZE]
+                self._queue(_Queued((chunk[0].priority, chunk[0].seq), chunk, digest=True))
+            if rest:
+                self._held[key] = rest
+                soonest = min(e.due_at or now for e in rest)
+                next_due = soonest if next_due is None else min(next_due, soonest)
+            else:
+                del self._held[key]
+        return next_due
 
     def _channel(self, key: str) -> Channel | None:
         if key not in self._channels:
@@ -169,6 +216,11 @@ class Dispatcher:
         best: tuple[str, Channel] | None = None
         best_order: tuple[int, float, int] | None = None
         wake_at: float | None = None
+        if self._held:
+            wall = self._wall()
+            next_due = self._release_due(wall)
+            if next_due is not None:
+                wake_at = now + (next_due - wall)
         for key, queue in self._queues.items():
             if key in self._in_flight:
                 continue
@@ -201,37 +253,43 @@ class Dispatcher:
 
     # -- sending ----------------------------------------------------------------------------
 
-    async def _send(self, entry: Entry, channel: Channel) -> None:
-        key = entry.destination
-        context = {"destination": key, "seq": entry.seq}
+    async def _send(self, item: _Queued, key: str, channel: Channel) -> None:
+        context: dict[str, object] = {"destination": key, "seq": item.entries[0].seq}
         try:
-            alert = self._outbox.alert(entry.seq)
-            context["alert_id"] = alert.id
-            message_id = await self._deliver(key, channel.sender, alert)
+            alerts = [self._outbox.alert(e.seq) for e in item.entries]
+            context["alert_id"] = alerts[0].id
+            if item.digest and isinstance(channel.sender, DigestSender):
+                message_id = await channel.sender.send_digest(alerts)
+            else:
+                message_id = await self._deliver(key, channel.sender, alerts[0])
         except RetryLater as exc:
             if exc.retry_after is not None:
                 delay = exc.retry_after
                 self._events.throttled(key)
             else:
                 delay = max(0.0, next(self._backoff(key)))
-            self._retry_later(entry, delay, exc.reason, context)
+            self._retry_later(item, delay, exc.reason, context)
         except ChatGone as exc:
-            self._outbox.mark_failed(entry.seq, exc.reason)
+            for entry in item.entries:
+                self._outbox.mark_failed(entry.seq, exc.reason)
             dropped = self._outbox.fail_destination(key, exc.reason)
             self._queues.pop(key, None)
-            for _ in range(1 + dropped):
+            self._held.pop(key, None)
+            for _ in range(len(item.entries) + dropped):
                 self._events.failed(key)
             self._events.gone(key)
             log.error("chat gone, %d owed messages failed: %s", dropped, exc.reason, extra=context)
         except PermanentFailure as exc:
-            self._outbox.mark_failed(entry.seq, exc.reason)
-            self._events.failed(key)
+            for entry in item.entries:
+                self._outbox.mark_failed(entry.seq, exc.reason)
+                self._events.failed(key)
             log.error("send refused for good: %s", exc.reason, extra=context)
         except Exception as exc:  # loop boundary: an unexpected error must not lose the message
             log.exception("send crashed; will retry", extra=context)
-            self._retry_later(entry, max(0.0, next(self._backoff(key))), repr(exc), context)
+            self._retry_later(item, max(0.0, next(self._backoff(key))), repr(exc), context)
         else:
-            self._outbox.mark_sent(entry.seq, message_id)
+            for entry in item.entries:
+                self._outbox.mark_sent(entry.seq, message_id, story=not item.digest)
             self._backoff(key).reset()
             self._events.sent(key)
         finally:
@@ -251,12 +309,14 @@ class Dispatcher:
         return await sender.send(alert)
 
     def _retry_later(
-        self, entry: Entry, delay: float, reason: str, context: dict[str, object]
+        self, item: _Queued, delay: float, reason: str, context: dict[str, object]
     ) -> None:
-        self._blocked[entry.destination] = self._clock() + delay
-        self._outbox.mark_attempt(entry.seq, reason)
-        self._events.retry(entry.destination)
-        heapq.heappush(self._queues.setdefault(entry.destination, []), _Queued(entry.order, entry))
+        key = item.entries[0].destination
+        self._blocked[key] = self._clock() + delay
+        for entry in item.entries:
+            self._outbox.mark_attempt(entry.seq, reason)
+        self._events.retry(key)
+        self._queue(item)
         log.warning("send failed, retrying in %.2fs: %s", delay, reason, extra=context)
 
     def _backoff(self, key: str) -> Backoff:

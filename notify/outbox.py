@@ -15,7 +15,7 @@ offers an idempotency key that would close it.
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     alert_id    TEXT NOT NULL,
     article_id  TEXT NOT NULL,
     story_id    TEXT NOT NULL,
+    watchlist   TEXT NOT NULL,
     destination TEXT NOT NULL,
     priority    INTEGER NOT NULL,
     alert       TEXT NOT NULL,
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     detail      TEXT,
     message_id  TEXT,
     enqueued_at REAL NOT NULL,
+    due_at      REAL,
     done_at     REAL,
     UNIQUE (alert_id, article_id, destination)
 );
@@ -64,6 +66,7 @@ class Entry:
     seq: int
     destination: str
     priority: int
+    due_at: float | None = None  # held for a digest until then (epoch seconds)
 
     @property
     def order(self) -> tuple[int, int]:
@@ -89,39 +92,61 @@ class Outbox:
         self._db = db
         self._db.executescript(_SCHEMA)
 
-    def enqueue(self, alert: Alert, destinations: Iterable[str]) -> list[Entry]:
-        """Owe `alert` to each destination, in one transaction; the entries that are new."""
+    def enqueue(
+        self,
+        alert: Alert,
+        destinations: Iterable[str],
+        holds: Mapping[str, float | None] | None = None,
+    ) -> list[Entry]:
+        """Owe `alert` to each destination, in one transaction; the entries that are new.
+
+        `holds[destination]`, when set, folds the alert into that destination's digest due then.
+        """
         priority = priority_of(alert)
         payload = alert.model_dump_json()
         now = time.time()
         new: list[Entry] = []
         with self._transaction():
             for destination in destinations:
+                due_at = (holds or {}).get(destination)
                 cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO outbox (alert_id, article_id, story_id, destination,"
-                    " priority, alert, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO outbox (alert_id, article_id, story_id, watchlist,"
+                    " destination, priority, alert, enqueued_at, due_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         alert.id,
                         alert.article.id,
                         alert.story_id,
+                        alert.watchlist,
                         destination,
                         priority,
                         payload,
                         now,
+                        due_at,
                     ),
                 )
                 if cursor.rowcount:
                     assert cursor.lastrowid is not None
-                    new.append(Entry(cursor.lastrowid, destination, priority))
+                    new.append(Entry(cursor.lastrowid, destination, priority, due_at))
         return new
+
+    def sent_alone_since(self, destination: str, watchlist: str, since: float) -> int:
+        """Alerts of `watchlist` queued to go to `destination` one by one since `since`."""
+        row = self._db.execute(
+            "SELECT count(*) FROM outbox WHERE destination = ? AND watchlist = ?"
+            " AND enqueued_at >= ? AND due_at IS NULL AND state != 'failed'",
+            (destination, watchlist, since),
+        )
+        return int(row.fetchone()[0])
 
     def pending(self) -> Iterator[Entry]:
         """Every message still owed, oldest first."""
         rows = self._db.execute(
-            "SELECT seq, destination, priority FROM outbox WHERE state = 'pending' ORDER BY seq"
+            "SELECT seq, destination, priority, due_at FROM outbox WHERE state = 'pending'"
+            " ORDER BY seq"
         )
-        for seq, destination, priority in rows.fetchall():
-            yield Entry(seq, destination, priority)
+        for seq, destination, priority, due_at in rows.fetchall():
+            yield Entry(seq, destination, priority, due_at)
 
     def alert(self, seq: int) -> Alert:
         row = self._db.execute("SELECT alert FROM outbox WHERE seq = ?", (seq,)).fetchone()
@@ -136,15 +161,18 @@ class Outbox:
         state: State = row[0]
         return state
 
-    def mark_sent(self, seq: int, message_id: str | None = None) -> None:
-        """Sent (or its story's message edited to include it) as message `message_id`."""
+    def mark_sent(self, seq: int, message_id: str | None = None, *, story: bool = True) -> None:
+        """Sent (or its story's message edited to include it) as message `message_id`.
+
+        `story=False` for a digest: its message tells many stories, so it is not edited later.
+        """
         with self._transaction():
             self._db.execute(
                 "UPDATE outbox SET state = 'sent', attempts = attempts + 1, message_id = ?,"
                 " done_at = ? WHERE seq = ? AND state = 'pending'",
                 (message_id, time.time(), seq),
             )
-            if message_id is not None:
+            if message_id is not None and story:
                 self._db.execute(
                     "INSERT OR REPLACE INTO story_messages"
                     " SELECT destination, story_id, ? FROM outbox WHERE seq = ?",

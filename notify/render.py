@@ -199,6 +199,23 @@ def render_story_html(alerts: list[Alert], options: RenderOptions | None = None)
     return "\n".join(lines)
 
 
+def render_digest_html(alerts: list[Alert], options: RenderOptions | None = None) -> str:
+    """One Telegram message listing several alerts (a digest): a short line and link each."""
+    tz = (options or RenderOptions()).tz
+    esc = html.escape
+    lines = [f"<b>Digest: {len(alerts)} alert{'s' if len(alerts) != 1 else ''}</b>"]
+    for alert in alerts:
+        a = alert.article
+        head = f"{alert.severity.upper()} {alert.event or alert.rule} · {alert.watchlist}"
+        title = esc(_isolate(cut(a.title, 160)))
+        lines.append(
+            f"• <b>{esc(cut(head, 100))}</b>: "
+            f'<a href="{esc(a.url, quote=True)}">{title}</a> '
+            f"<i>{esc(_isolate(cut(a.source, 40)))} · {esc(_when(alert, tz))}</i>"
+        )
+    return "\n".join(lines)
+
+
 def _mrkdwn(text: str) -> str:  # Slack mrkdwn escaping
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

@@ -22,7 +22,13 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from detect.model import Alert
 from notify.errors import ChatGone, PermanentFailure, RetryLater
-from notify.render import RenderOptions, render_slack, render_story_html, render_text
+from notify.render import (
+    RenderOptions,
+    render_digest_html,
+    render_slack,
+    render_story_html,
+    render_text,
+)
 
 
 class Sender(Protocol):
@@ -68,6 +74,14 @@ class StoryEditor(Protocol):
         """A new message telling the story of `alerts`; its message id."""
 
 
+@runtime_checkable
+class DigestSender(Protocol):
+    """A sender that can fold several alerts into one message."""
+
+    async def send_digest(self, alerts: list[Alert]) -> str | None:
+        """One message listing `alerts`; its message id."""
+
+
 class TelegramSender:
     """Sends to one chat through a real aiogram `Bot` (whose session points at `api_base`)."""
 
@@ -97,6 +111,17 @@ class TelegramSender:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 disable_notification=self._muted()
                 and not any(a.severity == "critical" for a in alerts),
+            )
+        return str(message.message_id)
+
+    async def send_digest(self, alerts: list[Alert]) -> str | None:
+        with self._translated():
+            message = await self._bot.send_message(
+                self._chat_id,
+                render_digest_html(alerts, self._options),
+                parse_mode="HTML",
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                disable_notification=self._muted(),
             )
         return str(message.message_id)
 

@@ -6,6 +6,7 @@ Built once in `main()` and passed down; nothing reads config from a global.
 import glob
 import re
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -187,6 +188,32 @@ def _time_zone(value: Any) -> str:
     return str(value)
 
 
+_CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _clock_time(value: Any) -> time:
+    m = _CLOCK_RE.match(str(value).strip())
+    if not m or isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a time of day (write HH:MM, e.g. 22:00)")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+
+
+class QuietHoursConfig(_Section):
+    """Local times (in `notify.timezone`) during which non-critical alerts wait for a digest."""
+
+    start: ClockTime
+    end: ClockTime
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "QuietHoursConfig":
+        if self.start == self.end:
+            raise ValueError("quiet hours must not start and end at the same time")
+        return self
+
+
 class NotifyConfig(_Section):
     timezone: Annotated[str, BeforeValidator(_time_zone)] = Field(
         "UTC", description="Time zone of the times shown in messages (IANA name)."
@@ -196,6 +223,14 @@ class NotifyConfig(_Section):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     slack: list[SlackTarget] = Field(default_factory=list)
     slack_rate: Rate = Field(1.0, description="Messages per Slack webhook.")
+    quiet_hours: QuietHoursConfig | None = Field(
+        None, description="Telegram chats get non-critical alerts as a digest after them."
+    )
+    ceilings: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Watchlist id → alerts per hour a Telegram chat gets one by one; beyond "
+        "that they fold into an hourly digest.",
+    )
     retry: RetryConfig = Field(default_factory=RetryConfig)
 
 
@@ -314,6 +349,14 @@ def check_references(loaded: LoadedConfig, watchlists: list[Watchlist]) -> list[
         (("notify", "telegram", "chats", i, "watchlists"), chat.watchlists)
         for i, chat in enumerate(notify.telegram.chats)
     ] + [(("notify", "slack", i, "watchlists"), t.watchlists) for i, t in enumerate(notify.slack)]
+    for name in notify.ceilings:
+        if name not in known:
+            problems.append(
+                loaded.doc.problem(
+                    ("notify", "ceilings", name),
+                    f"unknown watchlist {name!r} (known: {', '.join(sorted(known)) or 'none'})",
+                )
+            )
     for loc, names in refs:
         for j, name in enumerate(names):
             if name not in known:

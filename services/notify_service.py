@@ -23,7 +23,8 @@ from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from detect.model import Alert
-from notify.bot import BotHandlers, Policy, WatchlistInfo, poll
+from notify.bot import DIGESTS, BotHandlers, Policy, WatchlistInfo, poll
+from notify.digest import HoldPolicy, QuietHours
 from notify.dispatch import Channel, Dispatcher, DispatchEvents
 from notify.outbox import Outbox, open_db
 from notify.ratelimit import Pace
@@ -169,6 +170,33 @@ class Channels:
         return None
 
 
+class Holds:
+    """Whether an alert to a destination waits for a digest (Telegram chats only)."""
+
+    def __init__(self, notify: NotifyConfig, subscriptions: Subscriptions, outbox: Outbox) -> None:
+        quiet = notify.quiet_hours
+        self._policy = HoldPolicy(
+            tz=ZoneInfo(notify.timezone),
+            quiet=QuietHours(quiet.start, quiet.end) if quiet else None,
+            ceilings=dict(notify.ceilings),
+        )
+        self._subscriptions = subscriptions
+        self._outbox = outbox
+
+    def __call__(self, alert: Alert, destination: str, now: float) -> float | None:
+        kind, _, chat = destination.partition(":")
+        if kind != "telegram":
+            return None
+        return self._policy.due_at(
+            alert,
+            digest=DIGESTS.get(self._subscriptions.digest(chat)),
+            sent_alone=self._outbox.sent_alone_since(
+                destination, alert.watchlist, now - self._policy.window
+            ),
+            now=now,
+        )
+
+
 def destinations(notify: NotifyConfig, subscriptions: Subscriptions, alert: Alert) -> list[str]:
     """Every destination key `alert` is owed to."""
     keys = ["console"] if notify.console else []
@@ -230,6 +258,7 @@ class NotifyService:
                 min_delay=retry.min_delay, max_delay=retry.max_delay, factor=2.0, jitter=0.1
             ),
             events=self._metrics.events(GoneHandler(subscriptions)),
+            hold=Holds(notify, subscriptions, outbox),
         )
         self._metrics.pending.set_function(lambda: dispatcher.pending)
         producer = self._link.producer()  # for dead letters

@@ -164,7 +164,7 @@ async def test_mute_makes_alerts_silent_but_critical_still_rings_and_status_tell
     assert "Alerts waiting to be sent here: 0." in status
     assert (await talk.say(557, "/mute off")).startswith("Unmuted")
     assert talk.subs.muted_until(557) is None
-    assert "digests are not delivered yet" in await talk.say(557, "/digest 1h")
+    assert "alerts arrive bundled every 1h" in await talk.say(557, "/digest 1h")
     assert talk.subs.digest(557) == "1h"
 
 

@@ -4,8 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from services.config import Config, load_config, parse_rate
+from services.config import (
+    Config,
+    check_references,
+    load_config,
+    load_watchlists,
+    parse_rate,
+    watchlist_paths,
+)
 from services.yamlfile import ConfigError
+from tests.helpers import REPO
 
 
 @pytest.mark.parametrize(
@@ -81,3 +89,33 @@ def test_timezone_must_be_a_real_one(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("notify:\n  timezone: Asia/Riyadh\n", encoding="utf-8")
     assert load_config(good).config.notify.timezone == "Asia/Riyadh"
+
+
+def test_quiet_hours_and_ceilings(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "notify:\n"
+        "  quiet_hours:\n"
+        "    start: '25:00'\n"  # line 3
+        "    end: '07:00'\n"
+        "  ceilings:\n"
+        "    conflict: 0\n",  # line 6
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert sorted(str(p) for p in caught.value.problems) == [
+        f"{path}:3: notify.quiet_hours.start: '25:00' is not a time of day (write HH:MM, e.g. "
+        "22:00)",
+        f"{path}:6: notify.ceilings.conflict: Input should be greater than or equal to 1",
+    ]
+
+
+def test_ceilings_must_name_a_known_watchlist(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("notify:\n  ceilings:\n    nope: 5\n", encoding="utf-8")
+    loaded = load_config(path)
+    watchlists = load_watchlists(watchlist_paths(["watchlists"], REPO))
+    assert [str(p) for p in check_references(loaded, watchlists)] == [
+        f"{path}:3: notify.ceilings.nope: unknown watchlist 'nope' (known: conflict)"
+    ]
