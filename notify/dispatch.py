@@ -85,6 +85,7 @@ class Dispatcher:
         drain_timeout: float = 10.0,
         hold: Callable[[Alert, str, float], float | None] | None = None,
         wall: Callable[[], float] = time.time,
+        retention: float | None = None,
     ) -> None:
         self._outbox = outbox
         self._resolve = channels
@@ -102,6 +103,8 @@ class Dispatcher:
         self._hold = hold  # (alert, destination, now) → digest due time, or None: send now
         self._wall = wall
         self._held: dict[str, list[Entry]] = {}
+        self._retention = retention  # forget sent/failed messages this many seconds old
+        self._next_prune = 0.0
 
     # -- what callers see -------------------------------------------------------------------
 
@@ -141,6 +144,10 @@ class Dispatcher:
             while not stop.is_set():
                 self._wake.clear()
                 now = self._clock()
+                if self._retention is not None and now >= self._next_prune:
+                    pruned = self._outbox.prune(self._wall() - self._retention)
+                    self._next_prune = now + 3600.0
+                    log.info("outbox pruned: %d old messages forgotten", pruned)
                 choice, wake_at = self._next(now)
                 if choice is None:
                     await self._sleep(None if wake_at is None else wake_at - now)

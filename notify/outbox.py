@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (destination, priority, seq)
     WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS outbox_story ON outbox (destination, story_id) WHERE state = 'sent';
+CREATE INDEX IF NOT EXISTS outbox_recent ON outbox (destination, watchlist, enqueued_at);
+CREATE INDEX IF NOT EXISTS outbox_done ON outbox (done_at) WHERE state != 'pending';
 -- The message that tells a story in a chat: later alerts on the story edit it.
 CREATE TABLE IF NOT EXISTS story_messages (
     destination TEXT NOT NULL,
@@ -233,6 +235,23 @@ class Outbox:
             (destination,),
         )
         return int(row.fetchone()[0])
+
+    def prune(self, done_before: float) -> int:
+        """Forget messages sent or failed before `done_before`; how many. Pending ones stay.
+
+        A forgotten alert redelivered by Kafka would be sent again, so keep them for longer
+        than the alerts topic's retention.
+        """
+        with self._transaction():
+            cursor = self._db.execute(
+                "DELETE FROM outbox WHERE state != 'pending' AND done_at < ?", (done_before,)
+            )
+            self._db.execute(
+                "DELETE FROM story_messages WHERE NOT EXISTS (SELECT 1 FROM outbox o"
+                " WHERE o.destination = story_messages.destination"
+                " AND o.story_id = story_messages.story_id)"
+            )
+        return cursor.rowcount
 
     def count(self, state: State) -> int:
         row = self._db.execute("SELECT count(*) FROM outbox WHERE state = ?", (state,))

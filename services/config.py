@@ -232,6 +232,11 @@ class NotifyConfig(_Section):
         "that they fold into an hourly digest.",
     )
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    outbox_retention: Duration = Field(
+        14 * 86400.0,
+        description="How long sent messages are remembered (longer than the alerts topic's "
+        "retention, or a redelivered old alert would be sent again).",
+    )
 
 
 class MetricsConfig(_Section):

@@ -259,6 +259,7 @@ class NotifyService:
             ),
             events=self._metrics.events(GoneHandler(subscriptions)),
             hold=Holds(notify, subscriptions, outbox),
+            retention=notify.outbox_retention,
         )
         self._metrics.pending.set_function(lambda: dispatcher.pending)
         producer = self._link.producer()  # for dead letters

@@ -2,6 +2,7 @@
 
 import asyncio
 import io
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -257,3 +258,17 @@ async def test_slack_rate_limit_is_retried_and_console_gets_jsonl(
     assert len(slack.posts) == 1
     assert slack.posts[0]["blocks"][1]["type"] == "section"
     assert Alert.model_validate_json(console.getvalue().splitlines()[0]).id == "alert-1"
+
+
+async def test_old_sent_messages_are_pruned_and_pending_ones_kept(tmp_path: Path) -> None:
+    outbox = outbox_at(tmp_path)
+    old, waiting = outbox.enqueue(make_alert(n=1), ["telegram:1"]) + outbox.enqueue(
+        make_alert(n=2), ["telegram:1"]
+    )
+    outbox.mark_sent(old.seq, "10")
+    assert outbox.story_message("telegram:1", "art-1") == "10"
+    assert outbox.prune(done_before=time.time() - 60) == 0, "too recent"
+    assert outbox.prune(done_before=time.time() + 60) == 1
+    assert outbox.count("sent") == 0 and outbox.count("pending") == 1
+    assert outbox.story_message("telegram:1", "art-1") is None
+    assert [e.seq for e in outbox.pending()] == [waiting.seq]
