@@ -1,9 +1,10 @@
 """The Telegram bot people talk to: subscribe chats to watchlists, mute them, ask their status.
 
-aiogram 3 routers over long polling. Works in private chats, groups and channels (commands
-posted in a channel arrive as `channel_post`). Who may change a chat's subscriptions is the
-`Policy`: anyone (`open`), users or chats on an `allowlist`, or the chat's own administrators
-(`admins`: in a private chat that is its user; in a channel, whoever can post). Refusals say why.
+aiogram 3 routers over long polling (`poll`), or a webhook (`serve_webhook`). Works in private
+chats, groups and channels (commands posted in a channel arrive as `channel_post`). Who may
+change a chat's subscriptions is the `Policy`: anyone (`open`), users or chats on an
+`allowlist`, or the chat's own administrators (`admins`: in a private chat that is its user; in
+a channel, whoever can post). Refusals say why.
 
 Replies are plain text (no parse mode), so nothing a user typed can inject markup.
 """
@@ -23,6 +24,8 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message, User
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
 
 from notify.subscriptions import ALL, Subscriptions
 
@@ -330,3 +333,41 @@ async def poll(bot: Bot, router: Router, stop: asyncio.Event, *, polling_timeout
                 polling.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await polling
+
+
+class _SharedBotHandler(SimpleRequestHandler):
+    async def close(self) -> None:
+        """The bot's session is shared with the sender loop, which closes it."""
+
+
+async def serve_webhook(
+    bot: Bot,
+    router: Router,
+    stop: asyncio.Event,
+    *,
+    url: str,
+    secret: str,
+    host: str = "0.0.0.0",
+    port: int = 8443,
+    path: str = "/telegram",
+) -> None:
+    """Answer updates Telegram POSTs to `url` (served here on host:port/path) until `stop`.
+
+    Registers the webhook with `setWebhook` and a secret token; requests without it get 401.
+    """
+    dispatcher = BotDispatcher()
+    dispatcher.include_router(router)
+    app = web.Application()
+    _SharedBotHandler(
+        dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False
+    ).register(app, path=path)
+    setup_application(app, dispatcher, bot=bot)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        await bot.set_webhook(url, secret_token=secret)
+        log.info("answering Telegram by webhook", extra={"url": url, "port": port})
+        await stop.wait()
+    finally:
+        await runner.cleanup()

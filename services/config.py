@@ -127,6 +127,18 @@ class TelegramLimits(_Section):
     group: Rate = Field(20 / 60, description="Messages per group or channel (chat id < 0).")
 
 
+class WebhookConfig(_Section):
+    """Where Telegram POSTs updates in webhook mode (behind your TLS-terminating proxy)."""
+
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] = Field(
+        description="Public URL Telegram calls, e.g. https://bot.example.org/telegram."
+    )
+    secret: SecretStr = Field(description="Sent by Telegram in a header; others get 401.")
+    listen_host: str = "0.0.0.0"
+    listen_port: int = Field(8443, ge=1, le=65535)
+    path: Annotated[str, StringConstraints(pattern=r"^/\S*$")] = "/telegram"
+
+
 class TelegramBotConfig(_Section):
     """The bot people talk to (/subscribe, /mute, ...), answered by long polling."""
 
@@ -138,11 +150,15 @@ class TelegramBotConfig(_Section):
     )
     allowlist: list[int] = Field(default_factory=list, description="User or chat ids.")
     polling_timeout: int = Field(10, ge=1, le=50, description="Long-polling wait, seconds.")
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: WebhookConfig | None = None
 
     @model_validator(mode="after")
-    def _allowlist_given(self) -> "TelegramBotConfig":
+    def _consistent(self) -> "TelegramBotConfig":
         if self.who_may_subscribe == "allowlist" and not self.allowlist:
             raise ValueError("who_may_subscribe: allowlist needs a non-empty allowlist")
+        if self.mode == "webhook" and self.webhook is None:
+            raise ValueError("mode: webhook needs a webhook section (url, secret)")
         return self
 
 

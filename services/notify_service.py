@@ -23,7 +23,7 @@ from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from detect.model import Alert
-from notify.bot import DIGESTS, BotHandlers, Policy, WatchlistInfo, poll
+from notify.bot import DIGESTS, BotHandlers, Policy, WatchlistInfo, poll, serve_webhook
 from notify.digest import HoldPolicy, QuietHours
 from notify.dispatch import Channel, Dispatcher, DispatchEvents
 from notify.outbox import Outbox, open_db
@@ -241,6 +241,24 @@ class NotifyService:
         paths = watchlist_paths(self._loaded.config.watchlists, self._loaded.base_dir)
         return {w.id: WatchlistInfo(w.id, w.title, w.description) for w in load_watchlists(paths)}
 
+    async def _answer(self, bot: Bot, handlers: BotHandlers, stop: asyncio.Event) -> None:
+        """Answer people: long polling, or a webhook when configured."""
+        config = self._loaded.config.notify.telegram.bot
+        if config.mode == "webhook" and config.webhook is not None:
+            hook = config.webhook
+            await serve_webhook(
+                bot,
+                handlers.router(),
+                stop,
+                url=hook.url,
+                secret=hook.secret.get_secret_value(),
+                host=hook.listen_host,
+                port=hook.listen_port,
+                path=hook.path,
+            )
+        else:
+            await poll(bot, handlers.router(), stop, polling_timeout=config.polling_timeout)
+
     async def run(self, stop: asyncio.Event) -> None:
         notify = self._loaded.config.notify
         topics = self._link.topics
@@ -276,14 +294,7 @@ class NotifyService:
                 ),
                 owed=outbox.owed,
             )
-            answering = asyncio.create_task(
-                poll(
-                    bot,
-                    handlers.router(),
-                    stop,
-                    polling_timeout=notify.telegram.bot.polling_timeout,
-                )
-            )
+            answering = asyncio.create_task(self._answer(bot, handlers, stop))
         try:
             await producer.start()
             await consumer.start()

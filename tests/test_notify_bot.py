@@ -4,13 +4,22 @@ to a real aiogram Bot and Dispatcher (long polling)."""
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
 from aiogram import Bot
 
-from notify.bot import BotHandlers, Policy, WatchlistAction, WatchlistInfo, parse_mute, poll
+from notify.bot import (
+    BotHandlers,
+    Policy,
+    WatchlistAction,
+    WatchlistInfo,
+    parse_mute,
+    poll,
+    serve_webhook,
+)
 from notify.outbox import Outbox, open_db
 from notify.senders import TelegramSender
 from notify.subscriptions import Subscriptions
@@ -216,3 +225,36 @@ async def test_a_chat_that_subscribes_through_the_bot_gets_alerts_from_the_runni
         assert sorted(alerts()) == sorted([str(CHAT), "901"])
     finally:
         await supervisor.stop()
+
+
+async def test_webhook_mode_answers_updates_telegram_posts_and_refuses_forged_ones(
+    tmp_path: Path, telegram: FakeTelegram, bot: Bot
+) -> None:
+    with socket.socket() as probe:  # a free port for the webhook server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = open_db(tmp_path / "notify.sqlite")
+    subscriptions = Subscriptions(db)
+    handlers = BotHandlers(subscriptions, CATALOGUE, Policy())
+    stop = asyncio.Event()
+    url = f"http://127.0.0.1:{port}/hook"
+    serving = asyncio.create_task(
+        serve_webhook(
+            bot, handlers.router(), stop, url=url, secret="s3cret", host="127.0.0.1", port=port,
+            path="/hook",
+        )
+    )  # fmt: skip
+    try:
+        await eventually(lambda: telegram.webhook is not None, what="setWebhook")
+        assert telegram.webhook == (url, "s3cret")
+        telegram.say(700, "/subscribe conflict")
+        await eventually(lambda: bool(telegram.replies(700)), what="a reply by webhook")
+        assert telegram.replies(700)[0].startswith("Subscribed to conflict")
+        forged = {"message": {"message_id": 1, "date": 0, "chat": {"id": 701, "type": "private"},
+                              "text": "/subscribe conflict"}}  # fmt: skip
+        assert await telegram.post_forged(forged, secret="guess") == 401
+        assert subscriptions.chats_for("conflict") == ["700"]
+    finally:
+        stop.set()
+        await serving
+        db.close()

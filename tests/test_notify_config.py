@@ -119,3 +119,22 @@ def test_ceilings_must_name_a_known_watchlist(tmp_path: Path) -> None:
     assert [str(p) for p in check_references(loaded, watchlists)] == [
         f"{path}:3: notify.ceilings.nope: unknown watchlist 'nope' (known: conflict)"
     ]
+
+
+def test_webhook_mode_needs_its_url_and_secret(tmp_path: Path) -> None:
+    path = tmp_path / "hook.yaml"
+    path.write_text(
+        "notify:\n  telegram:\n    bot:\n      mode: webhook\n", encoding="utf-8"
+    )  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:3: notify.telegram.bot: mode: webhook needs a webhook section (url, secret)"
+    ]
+    path.write_text(
+        "notify:\n  telegram:\n    bot:\n      mode: webhook\n      webhook:\n"
+        "        url: https://bot.example.org/telegram\n        secret: ${MW_HOOK:-s}\n",
+        encoding="utf-8",
+    )
+    hook = load_config(path).config.notify.telegram.bot.webhook
+    assert hook is not None and hook.listen_port == 8443 and hook.path == "/telegram"

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 
@@ -93,6 +94,9 @@ class FakeTelegram:
     updates: list[dict[str, Any]] = field(default_factory=list)  # served by getUpdates
     admins: dict[str, set[int]] = field(default_factory=dict)  # chat id → admin user ids
     callback_answers: list[str] = field(default_factory=list)
+    webhook: tuple[str, str] | None = None  # (url, secret token) once setWebhook was called
+    webhook_statuses: list[int] = field(default_factory=list)
+    _posting: set["asyncio.Task[None]"] = field(default_factory=set)
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
     _update_ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
     chaos: Chaos | None = None
@@ -135,7 +139,15 @@ class FakeTelegram:
         form = dict(await request.post())
         if method == "getMe":
             return _ok({"id": 1, "is_bot": True, "first_name": "mediawatch", "username": "mw_bot"})
+        if method == "setWebhook":
+            self.webhook = (str(form["url"]), str(form.get("secret_token", "")))
+            return _ok(True)
+        if method == "deleteWebhook":
+            self.webhook = None
+            return _ok(True)
         if method == "getUpdates":
+            if self.webhook is not None:
+                return _error(409, "Conflict: can't use getUpdates method while webhook is active")
             return _ok(await self._get_updates(form))
         if method == "answerCallbackQuery":
             self.callback_answers.append(str(form.get("text", "")))
@@ -227,8 +239,26 @@ class FakeTelegram:
 
     def _push(self, update: dict[str, Any]) -> None:
         update["update_id"] = next(self._update_ids)
+        if self.webhook is not None:  # like Telegram: POST it to the webhook instead
+            task = asyncio.get_running_loop().create_task(self._post(update))
+            self._posting.add(task)
+            task.add_done_callback(self._posting.discard)
+            return
         self.updates.append(update)
         self._new_update.set()
+
+    async def _post(self, update: dict[str, Any], secret: str | None = None) -> None:
+        assert self.webhook is not None
+        url, token = self.webhook
+        headers = {"X-Telegram-Bot-Api-Secret-Token": token if secret is None else secret}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json=update, headers=headers) as response:
+                self.webhook_statuses.append(response.status)
+
+    async def post_forged(self, update: dict[str, Any], secret: str) -> int:
+        """POST an update to the webhook with the wrong secret; the status it got."""
+        await self._post({**update, "update_id": next(self._update_ids)}, secret)
+        return self.webhook_statuses[-1]
 
     async def _get_updates(self, form: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(form.get("offset", 0) or 0)
