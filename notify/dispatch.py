@@ -105,6 +105,7 @@ class Dispatcher:
         self._held: dict[str, list[Entry]] = {}
         self._retention = retention  # forget sent/failed messages this many seconds old
         self._next_prune = 0.0
+        self._unreachable: set[str] = set()
 
     # -- what callers see -------------------------------------------------------------------
 
@@ -176,10 +177,14 @@ class Dispatcher:
 
     def _push(self, entry: Entry) -> None:
         if self._channel(entry.destination) is None:
-            detail = "destination is no longer configured"
-            self._outbox.mark_failed(entry.seq, detail)
-            self._events.failed(entry.destination)
-            log.error("dropping a message: %s", detail, extra={"destination": entry.destination})
+            # e.g. a Slack target or the Telegram token removed from the config: the message
+            # stays pending in the outbox (not dropped) until the destination comes back
+            if entry.destination not in self._unreachable:
+                self._unreachable.add(entry.destination)
+                log.error(
+                    "messages owed to a destination that is not configured stay pending",
+                    extra={"destination": entry.destination},
+                )
             return
         if entry.due_at is not None:
             self._held.setdefault(entry.destination, []).append(entry)

@@ -252,9 +252,11 @@ async def test_slack_rate_limit_is_retried_and_console_gets_jsonl(
         "slack:newsroom": Channel(SlackSender("newsroom", slack.url()), Pace.per_second(1)),
         "console": Channel(ConsoleSender(console, jsonl=True)),
     }
-    dispatcher = Dispatcher(outbox_at(tmp_path), channels.get, backoff=FAST)
+    outbox = outbox_at(tmp_path)
+    dispatcher = Dispatcher(outbox, channels.get, backoff=FAST)
     dispatcher.enqueue(make_alert(), ["slack:newsroom", "console", "slack:gone"])
     await drain(dispatcher)
+    assert outbox.owed("slack:gone") == 1, "kept, not dropped, until it is configured again"
     assert len(slack.posts) == 1
     assert slack.posts[0]["blocks"][1]["type"] == "section"
     assert Alert.model_validate_json(console.getvalue().splitlines()[0]).id == "alert-1"
