@@ -12,7 +12,8 @@ may then commit its Kafka offset) and `Dispatcher.run` sends what is owed:
   reported by …") instead of sending another, where the destination can edit (Telegram);
 - a 429 blocks that destination for exactly `retry_after`; 5xx and timeouts for a jittered,
   growing backoff that resets on success; a 403 (`ChatGone`) fails everything owed to the chat
-  and reports it so the subscription can be deactivated; other refusals fail that message.
+  and reports it so the subscription can be deactivated; a group upgraded to a supergroup
+  (`ChatMoved`) takes everything owed to it along; other refusals fail that message.
 
 Nothing is dropped: a message leaves the queue only as `sent` or `failed` in the outbox.
 """
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from detect.model import Alert
-from notify.errors import ChatGone, PermanentFailure, RetryLater
+from notify.errors import ChatGone, ChatMoved, PermanentFailure, RetryLater
 from notify.outbox import Entry, Outbox
 from notify.ratelimit import Pace
 from notify.senders import DigestSender, Sender, StoryEditor
@@ -58,6 +59,7 @@ class DispatchEvents:
     throttled: Callable[[str], None] = lambda key: None
     failed: Callable[[str], None] = lambda key: None
     gone: Callable[[str], None] = lambda key: None
+    moved: Callable[[str, str], None] = lambda old, new: None
 
 
 #: Most alerts in one digest message (each line is short, so this stays far under 4,096).
@@ -291,6 +293,16 @@ class Dispatcher:
                 self._events.failed(key)
             self._events.gone(key)
             log.error("chat gone, %d owed messages failed: %s", dropped, exc.reason, extra=context)
+        except ChatMoved as exc:
+            new_key = exc.new_destination
+            self._queues.pop(key, None)
+            self._held.pop(key, None)
+            self._queues.pop(new_key, None)
+            self._held.pop(new_key, None)
+            for entry in self._outbox.move_destination(key, new_key):
+                self._push(entry)
+            self._events.moved(key, new_key)
+            log.warning("chat moved to %s; owed messages follow it", new_key, extra=context)
         except PermanentFailure as exc:
             for entry in item.entries:
                 self._outbox.mark_failed(entry.seq, exc.reason)

@@ -220,6 +220,26 @@ class Outbox:
         )
         return cursor.rowcount
 
+    def move_destination(self, old: str, new: str) -> list[Entry]:
+        """Re-address everything still owed to `old` to `new`; the entries, oldest first."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE OR IGNORE outbox SET destination = ?"
+                " WHERE destination = ? AND state = 'pending'",
+                (new, old),
+            )
+            self._db.execute(  # what the new chat is owed already: not twice
+                "UPDATE outbox SET state = 'failed', detail = ?, done_at = ?"
+                " WHERE destination = ? AND state = 'pending'",
+                (f"already owed to {new}", time.time(), old),
+            )
+        rows = self._db.execute(
+            "SELECT seq, destination, priority, due_at FROM outbox"
+            " WHERE destination = ? AND state = 'pending' ORDER BY seq",
+            (new,),
+        )
+        return [Entry(*row) for row in rows.fetchall()]
+
     def sent(self, alert_id: str, destination: str) -> bool:
         """True if some article of this alert reached `destination`: "was it sent"."""
         row = self._db.execute(

@@ -13,6 +13,7 @@ from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -21,7 +22,7 @@ from aiogram.types import LinkPreviewOptions
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from detect.model import Alert
-from notify.errors import ChatGone, PermanentFailure, RetryLater
+from notify.errors import ChatGone, ChatMoved, PermanentFailure, RetryLater
 from notify.render import (
     RenderOptions,
     render_digest_html,
@@ -136,7 +137,7 @@ class TelegramSender:
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
         except PermanentFailure as exc:
-            if isinstance(exc, ChatGone):
+            if isinstance(exc, ChatGone | ChatMoved):
                 raise
             if "not modified" in exc.reason:  # already says this: an edit replayed after a crash
                 return True
@@ -154,6 +155,9 @@ class TelegramSender:
             raise RetryLater(self.key, f"{type(exc).__name__}: {exc.message}") from exc
         except TelegramForbiddenError as exc:  # blocked by the user, kicked from the group
             raise ChatGone(self.key, f"{type(exc).__name__}: {exc.message}") from exc
+        except TelegramMigrateToChat as exc:  # the group is now a supergroup, with a new id
+            moved = f"telegram:{exc.migrate_to_chat_id}"
+            raise ChatMoved(self.key, "migrated to a supergroup", moved) from exc
         except TelegramAPIError as exc:  # bad request, not found, unauthorized
             raise PermanentFailure(self.key, f"{type(exc).__name__}: {exc.message}") from exc
 

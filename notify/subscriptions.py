@@ -138,3 +138,21 @@ class Subscriptions:
     def known(self, chat_id: int | str) -> bool:
         row = self._db.execute("SELECT 1 FROM chats WHERE chat_id = ?", (str(chat_id),))
         return row.fetchone() is not None
+
+    def move(self, old: int | str, new: int | str) -> None:
+        """The chat has a new id (a group became a supergroup): it keeps its settings."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(
+                "UPDATE OR IGNORE chats SET chat_id = ? WHERE chat_id = ?", (str(new), str(old))
+            )
+            self._db.execute(
+                "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?",
+                (str(new), str(old)),
+            )
+            self._db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (str(old),))
+            self._db.execute("DELETE FROM chats WHERE chat_id = ?", (str(old),))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
@@ -94,7 +95,9 @@ class NotifyMetrics:
             ),
         )
 
-    def events(self, on_gone: "GoneHandler") -> DispatchEvents:
+    def events(
+        self, on_gone: "GoneHandler", on_moved: Callable[[str, str], None]
+    ) -> DispatchEvents:
         def channel(key: str) -> str:  # bounded label: never the chat id or webhook name
             return key.split(":", 1)[0]
 
@@ -110,6 +113,7 @@ class NotifyMetrics:
             throttled=lambda key: self.throttled.labels(channel(key)).inc(),
             failed=lambda key: self.failures.labels(channel(key)).inc(),
             gone=gone,
+            moved=on_moved,
         )
 
 
@@ -122,6 +126,15 @@ class GoneHandler:
     def __call__(self, key: str) -> bool:
         kind, _, chat_id = key.partition(":")
         return kind == "telegram" and self._subscriptions.deactivate(chat_id, "forbidden (403)")
+
+
+def follow_moves(subscriptions: Subscriptions) -> Callable[[str, str], None]:
+    """A chat got a new id (group → supergroup): its subscriptions follow it."""
+
+    def moved(old: str, new: str) -> None:
+        subscriptions.move(old.partition(":")[2], new.partition(":")[2])
+
+    return moved
 
 
 class Channels:
@@ -275,7 +288,7 @@ class NotifyService:
             backoff=BackoffConfig(
                 min_delay=retry.min_delay, max_delay=retry.max_delay, factor=2.0, jitter=0.1
             ),
-            events=self._metrics.events(GoneHandler(subscriptions)),
+            events=self._metrics.events(GoneHandler(subscriptions), follow_moves(subscriptions)),
             hold=Holds(notify, subscriptions, outbox),
             retention=notify.outbox_retention,
         )

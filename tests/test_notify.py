@@ -21,6 +21,7 @@ from notify.outbox import Outbox, open_db
 from notify.ratelimit import Pace
 from notify.render import render_slack, render_telegram_html, render_text
 from notify.senders import ConsoleSender, SlackSender, TelegramSender
+from notify.subscriptions import Subscriptions
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram, Fault
 
@@ -274,3 +275,32 @@ async def test_old_sent_messages_are_pruned_and_pending_ones_kept(tmp_path: Path
     assert outbox.count("sent") == 0 and outbox.count("pending") == 1
     assert outbox.story_message("telegram:1", "art-1") is None
     assert [e.seq for e in outbox.pending()] == [waiting.seq]
+
+
+async def test_a_group_upgraded_to_a_supergroup_takes_what_is_owed_along(
+    tmp_path: Path, telegram: FakeTelegram, bot: Bot
+) -> None:
+    telegram.migrated = {"-100": -1009}
+    moved: list[tuple[str, str]] = []
+    outbox = outbox_at(tmp_path)
+    dispatcher = Dispatcher(
+        outbox,
+        telegram_channels(bot),
+        backoff=FAST,
+        events=DispatchEvents(moved=lambda o, n: moved.append((o, n))),
+    )
+    for n in range(3):
+        dispatcher.enqueue(make_alert(n=n), ["telegram:-100"])
+    await drain(dispatcher)
+    assert moved == [("telegram:-100", "telegram:-1009")]
+    assert [m.chat_id for m in telegram.messages] == ["-1009"] * 3
+    assert outbox.count("sent") == 3 and outbox.count("failed") == 0
+
+
+def test_a_moved_chat_keeps_its_subscriptions_and_settings(tmp_path: Path) -> None:
+    subscriptions = Subscriptions(open_db(tmp_path / "notify.sqlite"))
+    subscriptions.seed(-100, ["conflict"])
+    subscriptions.set_digest(-100, "1h")
+    subscriptions.move(-100, -1009)
+    assert subscriptions.chats_for("conflict") == ["-1009"]
+    assert subscriptions.digest(-1009) == "1h" and not subscriptions.known(-100)

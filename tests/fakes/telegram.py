@@ -101,6 +101,7 @@ class FakeTelegram:
     _update_ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
     chaos: Chaos | None = None
     forbidden: set[str] = field(default_factory=set)  # chats that blocked the bot: always 403
+    migrated: dict[str, int] = field(default_factory=dict)  # group id → its supergroup's id
     hold_after: int | None = None  # once this many are recorded, hang further sends
     held: int = 0
     port: int = 0
@@ -175,6 +176,8 @@ class FakeTelegram:
             self.attempts.append(
                 Attempt(chat_id, fault.status, time.time(), fault.retry_after, method)
             )
+            if chat_id in self.migrated:
+                return _error(400, fault.description, migrate_to=self.migrated[chat_id])
             return _error(fault.status, fault.description, fault.retry_after)
         if method == "editMessageText":
             return self._edit(chat_id, form)
@@ -292,6 +295,10 @@ class FakeTelegram:
         return _ok(_message_json(message))
 
     def _fault(self, chat_id: str) -> Fault | str | None:
+        if chat_id in self.migrated:
+            return Fault(
+                400, description="Bad Request: group chat was upgraded to a supergroup chat"
+            )
         if chat_id in self.forbidden:
             return Fault(403, description="Forbidden: bot was blocked by the user")
         if self.faults:
@@ -337,8 +344,12 @@ def _ok(result: Any) -> web.Response:
     return web.json_response({"ok": True, "result": result})
 
 
-def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+def _error(
+    status: int, description: str, retry_after: int | None = None, migrate_to: int | None = None
+) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if migrate_to is not None:
+        body["parameters"] = {"migrate_to_chat_id": migrate_to}
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
         body["description"] = f"Too Many Requests: retry after {retry_after}"
