@@ -2,7 +2,10 @@
 
 SendError
 ├── RetryLater         transient (429, 5xx, timeout): try again, after `retry_after` if given
-└── PermanentFailure   the destination refuses this message for good (403, 400, bad webhook)
+└── PermanentFailure   the destination refuses this message for good (400, bad webhook)
+    ├── ChatGone       the chat itself is gone for the bot (403: blocked, kicked, deleted):
+    │                  every pending message to it fails and its subscription is deactivated
+    └── ChatMoved      a group became a supergroup with a new id: everything owed moves there
 """
 
 
@@ -29,3 +32,15 @@ class RetryLater(SendError):
 
 class PermanentFailure(SendError):
     """Retrying cannot help (blocked bot, unknown chat, malformed message)."""
+
+
+class ChatGone(PermanentFailure):
+    """The bot may no longer write to this chat at all; stop trying until it comes back."""
+
+
+class ChatMoved(PermanentFailure):
+    """The chat lives on under another destination key (a group upgraded to a supergroup)."""
+
+    def __init__(self, destination: str, reason: str, new_destination: str) -> None:
+        super().__init__(destination, reason)
+        self.new_destination = new_destination

@@ -1,16 +1,60 @@
-"""Alerts as text: a console block, Telegram HTML and Slack Block Kit.
+"""Alerts as text: a console block, Telegram HTML and Slack Block Kit, with the same content.
 
-Everything that comes from a feed is escaped; Arabic lines are wrapped in Unicode isolates so
-they render right to left beside left-to-right labels without reordering them.
+Each message carries the event and watchlist, the title with the matched words highlighted, the
+source, the publication time in the configured time zone, the words matched in the body, the
+link, and for a story told by several outlets who else reported it.
+
+- Everything that comes from a feed is escaped (HTML for Telegram, mrkdwn for Slack).
+- Arabic (or any) text is wrapped in Unicode isolates (FSI … PDI), so it renders right to left
+  beside left-to-right labels without reordering them.
+- Length is bounded by construction: feed strings are cut on a word boundary *before* escaping
+  and markup (so a cut never lands inside an entity or a tag, or between a letter and its
+  diacritics), lists are capped with "and N more", and the result stays under Telegram's 4,096
+  characters (counted, as Telegram does, in UTF-16 code units of the visible text).
 """
 
 import html
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any
 
-from detect.model import Alert
+from detect.model import Alert, Match
 
 _FSI, _PDI = "\u2068", "\u2069"  # first-strong isolate: direction taken from the text itself
-SNIPPET_CHARS = 80
+TELEGRAM_LIMIT = 4096
+SLACK_SECTION_LIMIT = 3000
+TITLE_CHARS = 300
+SOURCE_CHARS = 80
+WORD_CHARS = 80
+MAX_WORDS = 12
+MAX_HEADLINES = 8
+MAX_OUTLETS = 10
+SNIPPET_CHARS = 80  # kept for callers that size a snippet
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How messages are rendered: the time zone of the times shown."""
+
+    tz: tzinfo = field(default=UTC)
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` at most `limit` characters, cut cleanly at a word boundary, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space >= limit // 2:
+        head = head[:space]
+    while head and unicodedata.combining(head[-1]):  # never strip a letter of its marks
+        head = head[:-1]
+    if head and unicodedata.combining(text[len(head)]) and not head[-1].isspace():
+        head = head[:-1]  # the letter before the marks goes with them
+    return head.rstrip() + "…"
 
 
 def _isolate(text: str) -> str:
@@ -22,69 +66,187 @@ def _headline(alert: Alert) -> str:
     return f"[{alert.severity.upper()}] {event} · {alert.watchlist}/{alert.rule}"
 
 
-def _when(alert: Alert) -> str:
+def _when(alert: Alert, tz: tzinfo) -> str:
     published = alert.article.published_at
-    return published.strftime("%Y-%m-%d %H:%M UTC") if published else "time unknown"
+    if published is None:
+        return "time unknown"
+    local = published.astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
 
 
-def _matched(alert: Alert) -> list[str]:
+def _matched(alerts: list[Alert], field_: str | None = None) -> list[str]:
     seen: list[str] = []
-    for match in alert.matches:
-        if match.text not in seen:
-            seen.append(match.text)
+    for alert in alerts:
+        for match in alert.matches:
+            if (field_ is None or match.field == field_) and match.text not in seen:
+                seen.append(match.text)
     return seen
 
 
-def render_text(alert: Alert) -> str:
+def outlets(alerts: list[Alert]) -> list[str]:
+    """The distinct sources that reported a story, in the order they did."""
+    seen: list[str] = []
+    for alert in alerts:
+        if alert.article.source not in seen:
+            seen.append(alert.article.source)
+    return seen
+
+
+def _headlines(alerts: list[Alert]) -> list[str]:
+    seen: list[str] = []
+    for alert in alerts:
+        if _headline(alert) not in seen:
+            seen.append(_headline(alert))
+    return seen
+
+
+def _title_spans(alert: Alert, title: str) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) of the title matches that survive in `title` (maybe cut)."""
+    spans: list[tuple[int, int]] = []
+    for m in alert.matches:
+        if m.field != "title":
+            continue
+        start, end = _locate(m, alert.article.title)
+        if start < 0 or end > len(title) or title[start:end] != alert.article.title[start:end]:
+            continue
+        if all(end <= s or start >= e for s, e in spans):
+            spans.append((start, end))
+    return sorted(spans)
+
+
+def _locate(m: Match, title: str) -> tuple[int, int]:
+    if title[m.start : m.end] == m.text:
+        return m.start, m.end
+    found = title.find(m.text)
+    return (found, found + len(m.text)) if found >= 0 else (-1, -1)
+
+
+def _highlighted(alert: Alert, mark: tuple[str, str], escape: Any) -> str:
+    """The title, cut to length, with its matched words wrapped in `mark`, escaped."""
+    original = " ".join(alert.article.title.split())
+    title = cut(original, TITLE_CHARS)
+    # offsets refer to the title as published; re-find the spans on the normalised one
+    probe = alert.model_copy(
+        update={"article": alert.article.model_copy(update={"title": original})}
+    )
+    pieces, at = [], 0
+    for start, end in _title_spans(probe, title.rstrip("…")):
+        pieces += [escape(title[at:start]), mark[0] + escape(title[start:end]) + mark[1]]
+        at = end
+    pieces.append(escape(title[at:]))
+    return "".join(pieces)
+
+
+def _capped(items: list[str], limit: int) -> tuple[list[str], int]:
+    return items[:limit], max(0, len(items) - limit)
+
+
+def visible_length(telegram_html: str) -> int:
+    """Length of the text Telegram shows for this HTML, in UTF-16 code units (its unit)."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", telegram_html))
+    return len(text.encode("utf-16-le")) // 2
+
+
+def render_text(alert: Alert, options: RenderOptions | None = None) -> str:
     """A readable multi-line block for the console."""
+    tz = (options or RenderOptions()).tz
     a = alert.article
     lines = [
         _headline(alert),
-        f"  {_isolate(a.title)}",
-        f"  {a.source} · {a.lang or '??'} · {_when(alert)}",
-        "  matched: " + ", ".join(f"«{_isolate(t)}»" for t in _matched(alert)),
+        f"  {_isolate(cut(a.title, TITLE_CHARS))}",
+        f"  {cut(a.source, SOURCE_CHARS)} · {a.lang or '??'} · {_when(alert, tz)}",
+        "  matched: " + ", ".join(f"«{_isolate(t)}»" for t in _matched([alert])),
         f"  {a.url}",
     ]
     return "\n".join(lines)
 
 
-def render_telegram_html(alert: Alert) -> str:
+def render_telegram_html(alert: Alert, options: RenderOptions | None = None) -> str:
     """Telegram HTML parse-mode message; every feed-provided string is escaped."""
-    a = alert.article
+    return render_story_html([alert], options)
+
+
+def render_story_html(alerts: list[Alert], options: RenderOptions | None = None) -> str:
+    """One Telegram message for a story: the first report, then every event and outlet since.
+
+    Later alerts on the same story edit this message rather than sending another.
+    """
+    tz = (options or RenderOptions()).tz
+    first = alerts[0]
+    a = first.article
     esc = html.escape
-    matched = ", ".join(f"<b>{esc(_isolate(t))}</b>" for t in _matched(alert))
-    return "\n".join(
-        [
-            f"<b>{esc(_headline(alert))}</b>",
-            esc(_isolate(a.title)),
-            f"<i>{esc(a.source)} · {esc(_when(alert))}</i>",
-            f"matched: {matched}",
-            f'<a href="{esc(a.url, quote=True)}">Read the article</a>',
-        ]
-    )
+    headlines, more_events = _capped(_headlines(alerts), MAX_HEADLINES)
+    lines = [f"<b>{esc(h)}</b>" for h in headlines]
+    if more_events:
+        lines.append(f"<i>and {more_events} more events</i>")
+    lines += [
+        _isolate(_highlighted(first, ("<b>", "</b>"), esc)),
+        f"<i>{esc(_isolate(cut(a.source, SOURCE_CHARS)))} · {esc(_when(first, tz))}</i>",
+    ]
+    words, more_words = _capped(_matched(alerts), MAX_WORDS)
+    if words:
+        shown = ", ".join(f"<b>{esc(_isolate(cut(t, WORD_CHARS)))}</b>" for t in words)
+        lines.append(f"matched: {shown}" + (f" and {more_words} more" if more_words else ""))
+    lines.append(f'<a href="{esc(a.url, quote=True)}">Read the article</a>')
+    sources = outlets(alerts)
+    if len(sources) > 1:
+        others, more = _capped(sources[1:], MAX_OUTLETS)
+        also = ", ".join(esc(_isolate(cut(s, SOURCE_CHARS))) for s in others)
+        also += f" and {more} more" if more else ""
+        lines.append(f"<i>also reported by {also} · {len(sources)} outlets</i>")
+    while visible_length("\n".join(lines)) > TELEGRAM_LIMIT and len(lines) > 3:
+        del lines[-3]  # bounded by construction; should ids ever be huge, shed detail lines
+    return "\n".join(lines)
 
 
-def render_slack(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
-    """Fallback text and Block Kit blocks for a Slack webhook."""
+def render_digest_html(alerts: list[Alert], options: RenderOptions | None = None) -> str:
+    """One Telegram message listing several alerts (a digest): a short line and link each."""
+    tz = (options or RenderOptions()).tz
+    esc = html.escape
+    lines = [f"<b>Digest: {len(alerts)} alert{'s' if len(alerts) != 1 else ''}</b>"]
+    for alert in alerts:
+        a = alert.article
+        head = f"{alert.severity.upper()} {alert.event or alert.rule} · {alert.watchlist}"
+        title = esc(_isolate(cut(a.title, 160)))
+        lines.append(
+            f"• <b>{esc(cut(head, 100))}</b>: "
+            f'<a href="{esc(a.url, quote=True)}">{title}</a> '
+            f"<i>{esc(_isolate(cut(a.source, 40)))} · {esc(_when(alert, tz))}</i>"
+        )
+    return "\n".join(lines)
+
+
+def _mrkdwn(text: str) -> str:  # Slack mrkdwn escaping
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_slack(
+    alert: Alert, options: RenderOptions | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """Fallback text and Block Kit blocks for a Slack webhook: the same content as Telegram."""
+    tz = (options or RenderOptions()).tz
     a = alert.article
-
-    def esc(text: str) -> str:  # Slack mrkdwn escaping
-        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-    matched = ", ".join(f"*{esc(t)}*" for t in _matched(alert))
-    fallback = f"{_headline(alert)}: {a.title}"
+    esc = _mrkdwn
+    title = _highlighted(alert, ("*", "*"), esc)
+    url = a.url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+    words, more = _capped(_matched([alert]), MAX_WORDS)
+    matched = ", ".join(f"*{esc(_isolate(cut(t, WORD_CHARS)))}*" for t in words)
+    matched += f" and {more} more" if more else ""
+    fallback = f"{_headline(alert)}: {cut(a.title, TITLE_CHARS)}"
     blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": cut(_headline(alert), 150)}},
         {
             "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": f"*{esc(_headline(alert))}*\n<{a.url}|{esc(a.title)}>",
-            },
+            "text": {"type": "mrkdwn", "text": f"{_isolate(title)}\n<{url}|Read the article>"},
         },
         {
             "type": "context",
             "elements": [
-                {"type": "mrkdwn", "text": f"{esc(a.source)} · {_when(alert)} · matched: {matched}"}
+                {
+                    "type": "mrkdwn",
+                    "text": f"{esc(_isolate(cut(a.source, SOURCE_CHARS)))} · "
+                    f"{_when(alert, tz)} · matched: {matched}",
+                }
             ],
         },
     ]

@@ -6,8 +6,10 @@ Built once in `main()` and passed down; nothing reads config from a global.
 import glob
 import re
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -16,6 +18,7 @@ from pydantic import (
     Field,
     SecretStr,
     StringConstraints,
+    model_validator,
 )
 
 from detect.watchlist import Watchlist
@@ -50,6 +53,23 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h|sec|min|hour)\s*$")
+_PER = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
+
+
+def parse_rate(value: Any) -> float:
+    """`30/s`, `20/m`, `600/h` → events per second."""
+    m = _RATE_RE.match(str(value)) if isinstance(value, str) else None
+    if not m:
+        raise ValueError(f"{value!r} is not a rate (write 30/s, 20/m or 600/h)")
+    rate = float(m.group(1)) / _PER[m.group(2)]
+    if rate <= 0:
+        raise ValueError("a rate must be positive")
+    return rate
+
+
+Rate = Annotated[float, BeforeValidator(parse_rate)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -99,12 +119,58 @@ class TelegramChat(_Section):
     watchlists: list[str] = Field(default_factory=list, description="Empty means all.")
 
 
+class TelegramLimits(_Section):
+    """Telegram's published limits; the sender paces itself under them without a 429."""
+
+    bot: Rate = Field(30.0, description="Messages per bot overall.")
+    private_chat: Rate = Field(1.0, description="Messages per private chat.")
+    group: Rate = Field(20 / 60, description="Messages per group or channel (chat id < 0).")
+
+
+class WebhookConfig(_Section):
+    """Where Telegram POSTs updates in webhook mode (behind your TLS-terminating proxy)."""
+
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] = Field(
+        description="Public URL Telegram calls, e.g. https://bot.example.org/telegram."
+    )
+    secret: SecretStr = Field(description="Sent by Telegram in a header; others get 401.")
+    listen_host: str = "0.0.0.0"
+    listen_port: int = Field(8443, ge=1, le=65535)
+    path: Annotated[str, StringConstraints(pattern=r"^/\S*$")] = "/telegram"
+
+
+class TelegramBotConfig(_Section):
+    """The bot people talk to (/subscribe, /mute, ...), answered by long polling."""
+
+    enabled: bool = Field(False, description="Answer commands (needs a token).")
+    who_may_subscribe: Literal["open", "allowlist", "admins"] = Field(
+        "open",
+        description="open: anyone; allowlist: the user or chat ids in `allowlist`; admins: a "
+        "group's administrators (private chats and channels are their owners').",
+    )
+    allowlist: list[int] = Field(default_factory=list, description="User or chat ids.")
+    polling_timeout: int = Field(10, ge=1, le=50, description="Long-polling wait, seconds.")
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: WebhookConfig | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TelegramBotConfig":
+        if self.who_may_subscribe == "allowlist" and not self.allowlist:
+            raise ValueError("who_may_subscribe: allowlist needs a non-empty allowlist")
+        if self.mode == "webhook" and self.webhook is None:
+            raise ValueError("mode: webhook needs a webhook section (url, secret)")
+        return self
+
+
 class TelegramConfig(_Section):
     token: SecretStr | None = None
     api_base: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] = (
         "https://api.telegram.org"
     )
     chats: list[TelegramChat] = Field(default_factory=list)
+    limits: TelegramLimits = Field(default_factory=TelegramLimits)
+    request_timeout: Duration = Field(30.0, description="One Bot API call, then retried.")
+    bot: TelegramBotConfig = Field(default_factory=TelegramBotConfig)
 
     @property
     def enabled(self) -> bool:
@@ -117,11 +183,76 @@ class SlackTarget(_Section):
     watchlists: list[str] = Field(default_factory=list, description="Empty means all.")
 
 
+class RetryConfig(_Section):
+    """Jittered exponential backoff for 5xx and timeouts (429s wait their `retry_after`)."""
+
+    min_delay: Duration = 0.5
+    max_delay: Duration = 60.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "RetryConfig":
+        if self.min_delay > self.max_delay:
+            raise ValueError("min_delay must not be above max_delay")
+        return self
+
+
+def _time_zone(value: Any) -> str:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not a time zone (write e.g. UTC, Asia/Riyadh)") from exc
+    return str(value)
+
+
+_CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _clock_time(value: Any) -> time:
+    m = _CLOCK_RE.match(str(value).strip())
+    if not m or isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a time of day (write HH:MM, e.g. 22:00)")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+
+
+class QuietHoursConfig(_Section):
+    """Local times (in `notify.timezone`) during which non-critical alerts wait for a digest."""
+
+    start: ClockTime
+    end: ClockTime
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "QuietHoursConfig":
+        if self.start == self.end:
+            raise ValueError("quiet hours must not start and end at the same time")
+        return self
+
+
 class NotifyConfig(_Section):
+    timezone: Annotated[str, BeforeValidator(_time_zone)] = Field(
+        "UTC", description="Time zone of the times shown in messages (IANA name)."
+    )
     console: bool = True
     console_format: Literal["text", "jsonl"] = "text"
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     slack: list[SlackTarget] = Field(default_factory=list)
+    slack_rate: Rate = Field(1.0, description="Messages per Slack webhook.")
+    quiet_hours: QuietHoursConfig | None = Field(
+        None, description="Telegram chats get non-critical alerts as a digest after them."
+    )
+    ceilings: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Watchlist id → alerts per hour a Telegram chat gets one by one; beyond "
+        "that they fold into an hourly digest.",
+    )
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    outbox_retention: Duration = Field(
+        14 * 86400.0,
+        description="How long sent messages are remembered (longer than the alerts topic's "
+        "retention, or a redelivered old alert would be sent again).",
+    )
 
 
 class DetectConfig(_Section):
@@ -246,6 +377,14 @@ def check_references(loaded: LoadedConfig, watchlists: list[Watchlist]) -> list[
         (("notify", "telegram", "chats", i, "watchlists"), chat.watchlists)
         for i, chat in enumerate(notify.telegram.chats)
     ] + [(("notify", "slack", i, "watchlists"), t.watchlists) for i, t in enumerate(notify.slack)]
+    for name in notify.ceilings:
+        if name not in known:
+            problems.append(
+                loaded.doc.problem(
+                    ("notify", "ceilings", name),
+                    f"unknown watchlist {name!r} (known: {', '.join(sorted(known)) or 'none'})",
+                )
+            )
     for loc, names in refs:
         for j, name in enumerate(names):
             if name not in known:

@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from ingest.model import Article
 from services.broker import EmbeddedBroker
 from services.config import KafkaConfig
@@ -17,6 +19,8 @@ from tests.fakes.telegram import FakeTelegram
 from tests.helpers import eventually, produce, read_topic, write_config
 
 CHAT = 777
+#: Telegram's limits compressed (1 msg/s per private chat would make these tests minutes long).
+FAST_LIMITS = {"bot": "300/s", "private_chat": "100/s", "group": "100/s"}
 
 
 def article(i: int) -> bytes:
@@ -51,7 +55,9 @@ async def start_pipeline(
                 "token": telegram.token,
                 "api_base": telegram.base_url,
                 "chats": [{"id": CHAT}],
-            }
+                "limits": FAST_LIMITS,
+            },
+            "retry": {"min_delay": "50ms", "max_delay": "1s"},
         },
         **config,
     )
@@ -108,6 +114,50 @@ async def test_notify_killed_mid_stream_delivers_every_alert_once(
     try:
         await produce(broker.bootstrap, f"{prefix}.articles", [article(i) for i in range(total)])
         await eventually(lambda: telegram.held >= 1, what="a send in flight")
+        supervisor.children["notify"].kill()
+        await supervisor.children["notify"].wait()
+        telegram.release()
+        await supervisor.start_one("notify")
+        await assert_exactly_once(telegram, total)
+    finally:
+        await supervisor.stop()
+
+
+async def committed_alerts(bootstrap: str, prefix: str) -> int:
+    """How many alerts notify's consumer group has committed, over all partitions."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=f"{prefix}.notify")
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = consumer.partitions_for_topic(f"{prefix}.alerts") or {0}
+        tps = [TopicPartition(f"{prefix}.alerts", p) for p in sorted(partitions)]
+        return sum([await consumer.committed(tp) or 0 for tp in tps])
+    finally:
+        await consumer.stop()
+
+
+async def test_notify_killed_with_alerts_committed_but_unsent_sends_them_from_the_outbox(
+    tmp_path: Path,
+    prefix: str,
+    broker: EmbeddedBroker,
+    telegram: FakeTelegram,
+) -> None:
+    """Telegram hangs, notify consumes everything into its outbox and commits, then dies.
+
+    Kafka will not deliver those alerts again (their offsets are committed): only the outbox
+    can, and it must send each exactly once after the restart.
+    """
+    total = 60
+    telegram.hold_after = 0  # every send hangs: nothing reaches "Telegram" before the kill
+    supervisor = await start_pipeline(tmp_path, prefix, broker, telegram)
+    try:
+        await produce(broker.bootstrap, f"{prefix}.articles", [article(i) for i in range(total)])
+
+        async def all_committed() -> bool:  # one alert per article
+            return await committed_alerts(broker.bootstrap, prefix) >= total
+
+        await eventually(all_committed, timeout=60, what="notify to commit every alert")
+        assert telegram.held >= 1 and not telegram.messages
         supervisor.children["notify"].kill()
         await supervisor.children["notify"].wait()
         telegram.release()

@@ -3,10 +3,12 @@
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -14,26 +16,33 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.utils.backoff import BackoffConfig
 
 from detect.model import Alert, ArticleRef, Match
-from notify.delivery_log import DeliveryLog
-from notify.dispatch import Destination, Dispatcher, DispatchEvents
+from notify.dispatch import Channel, Dispatcher, DispatchEvents
+from notify.outbox import Outbox, open_db
+from notify.ratelimit import Pace
 from notify.render import render_slack, render_telegram_html, render_text
 from notify.senders import ConsoleSender, SlackSender, TelegramSender
+from notify.subscriptions import Subscriptions
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram, Fault
 
 FAST = BackoffConfig(min_delay=0.05, max_delay=0.2, factor=2.0, jitter=0.01)
 
 
-def make_alert(title: str = "Forces <b>violated</b> the ceasefire & more", n: int = 1) -> Alert:
+def make_alert(
+    title: str = "Forces <b>violated</b> the ceasefire & more",
+    n: int = 1,
+    severity: str = "high",
+    article: str | None = None,
+) -> Alert:
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     return Alert(
         id=f"alert-{n}",
         watchlist="conflict",
         rule="ceasefire-violation",
         event="ceasefire_violation",
-        severity="high",
+        severity=severity,  # type: ignore[arg-type]
         article=ArticleRef(
-            id=f"art-{n}",
+            id=article or f"art-{n}",
             url="https://x.example/a?b=1&c=<2>",
             title=title,
             source="Wire <script>",
@@ -55,10 +64,25 @@ async def bot(telegram: FakeTelegram) -> AsyncIterator[Bot]:
     await real_bot.session.close()
 
 
+def tags(telegram_html: str) -> list[str]:
+    """Every tag Telegram would see, in order (HTMLParser reads it the way Telegram does)."""
+    found: list[str] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            found.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            found.append("/" + tag)
+
+    Tags().feed(telegram_html)
+    return found
+
+
 def test_telegram_html_escapes_everything_from_the_feed() -> None:
     html = render_telegram_html(make_alert())
-    assert "<b>violated</b>" not in html and "&lt;b&gt;violated&lt;/b&gt;" in html
-    assert "Wire &lt;script&gt;" in html
+    assert set(tags(html)) <= {"b", "/b", "i", "/i", "a", "/a"}, "no markup from the feed"
+    assert "&lt;b&gt;" in html and "Wire &lt;script&gt;" in html
     assert 'href="https://x.example/a?b=1&amp;c=&lt;2&gt;"' in html
     assert "ceasefire_violation" in html
 
@@ -71,84 +95,212 @@ def test_arabic_title_is_isolated_for_right_to_left_rendering() -> None:
 def test_slack_blocks_escape_mrkdwn() -> None:
     fallback, blocks = render_slack(make_alert())
     assert "ceasefire_violation" in fallback
-    assert "&lt;b&gt;violated" in blocks[0]["text"]["text"]
+    assert blocks[0]["type"] == "header"
+    assert "&lt;b&gt;" in blocks[1]["text"]["text"]
 
 
-async def test_telegram_retry_after_and_server_errors_are_retried_until_sent(
+def outbox_at(tmp_path: Path) -> Outbox:
+    return Outbox(open_db(tmp_path / "notify.sqlite"))
+
+
+async def drain(dispatcher: Dispatcher, timeout: float = 30.0) -> None:
+    """Run the sender loop until nothing is owed or in flight."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    try:
+        async with asyncio.timeout(timeout):
+            while not dispatcher.idle:  # noqa: ASYNC110 (polling a property, no event to wait on)
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await running
+
+
+def telegram_channels(bot: Bot, **paces: Pace) -> Callable[[str], Channel | None]:
+    def resolve(key: str) -> Channel | None:
+        kind, _, chat = key.partition(":")
+        if kind != "telegram":
+            return None
+        return Channel(TelegramSender(bot, int(chat)), paces.get(chat))
+
+    return resolve
+
+
+async def test_telegram_retry_after_is_honoured_and_server_errors_retried_until_sent(
     tmp_path: Path,
     telegram: FakeTelegram,
     bot: Bot,
 ) -> None:
     telegram.faults = [Fault(429, retry_after=1), Fault(500), Fault(502)]
     retries: list[str] = []
-    log = DeliveryLog(tmp_path / "d.sqlite")
+    throttled: list[str] = []
+    outbox = outbox_at(tmp_path)
     dispatcher = Dispatcher(
-        [Destination(TelegramSender(bot, 42))],
-        log,
+        outbox,
+        telegram_channels(bot),
         backoff=FAST,
-        events=DispatchEvents(retry=retries.append),
+        events=DispatchEvents(retry=retries.append, throttled=throttled.append),
     )
-    started = time.monotonic()
-    assert await dispatcher.deliver(make_alert(), asyncio.Event())
-    assert time.monotonic() - started >= 1.0, "retry_after is honoured"
+    assert dispatcher.enqueue(make_alert(), ["telegram:42"]) == 1
+    await drain(dispatcher)
     assert len(telegram.messages) == 1 and telegram.messages[0].chat_id == "42"
-    assert retries == ["telegram:42"] * 3
-    # redelivered by Kafka: the delivery log stops a second message
-    assert await dispatcher.deliver(make_alert(), asyncio.Event())
+    assert retries == ["telegram:42"] * 3 and throttled == ["telegram:42"]
+    first, second = telegram.attempts[0], telegram.attempts[1]
+    assert first.status == 429
+    assert 1.0 <= second.at - first.at < 1.5, "retry_after is honoured, and not much more"
+    assert outbox.sent("alert-1", "telegram:42")
+    # redelivered by Kafka: the outbox already has it, nothing is queued or sent again
+    assert dispatcher.enqueue(make_alert(), ["telegram:42"]) == 0
+    await drain(dispatcher)
     assert len(telegram.messages) == 1
 
 
-async def test_forbidden_chat_is_recorded_and_other_destinations_still_get_it(
+async def test_forbidden_chat_fails_everything_owed_to_it_and_is_reported_gone(
     tmp_path: Path,
     telegram: FakeTelegram,
     bot: Bot,
 ) -> None:
-    telegram.faults = [Fault(403, description="Forbidden: bot was blocked by the user")]
+    telegram.forbidden = {"1"}
     failed: list[str] = []
-    log = DeliveryLog(tmp_path / "d.sqlite")
+    gone: list[str] = []
+    outbox = outbox_at(tmp_path)
     dispatcher = Dispatcher(
-        [Destination(TelegramSender(bot, 1)), Destination(TelegramSender(bot, 2))],
-        log,
+        outbox,
+        telegram_channels(bot, **{"1": Pace.per_second(20)}),
         backoff=FAST,
-        events=DispatchEvents(failed=failed.append),
+        events=DispatchEvents(failed=failed.append, gone=gone.append),
     )
-    assert await dispatcher.deliver(make_alert(), asyncio.Event())
-    assert failed == ["telegram:1"]
-    assert [m.chat_id for m in telegram.messages] == ["2"]
-    assert log.count("failed") == 1 and log.count("sent") == 1
+    for n in range(3):
+        dispatcher.enqueue(make_alert(n=n), ["telegram:1", "telegram:2"])
+    await drain(dispatcher)
+    assert gone == ["telegram:1"]
+    assert failed == ["telegram:1"] * 3
+    assert [a.chat_id for a in telegram.attempts].count("1") == 1, "one 403 is enough"
+    assert [m.chat_id for m in telegram.messages] == ["2", "2", "2"]
+    assert outbox.count("failed") == 3 and outbox.count("sent") == 3
 
 
-async def test_stop_interrupts_retries_without_marking_the_alert_done(
+async def test_stop_interrupts_a_retry_wait_and_a_restart_sends_what_is_owed(
     tmp_path: Path,
     telegram: FakeTelegram,
     bot: Bot,
 ) -> None:
     telegram.faults = [Fault(429, retry_after=30)]
-    log = DeliveryLog(tmp_path / "d.sqlite")
-    dispatcher = Dispatcher([Destination(TelegramSender(bot, 7))], log, backoff=FAST)
+    outbox = outbox_at(tmp_path)
+    dispatcher = Dispatcher(outbox, telegram_channels(bot), backoff=FAST)
+    dispatcher.enqueue(make_alert(), ["telegram:7"])
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(0.3, stop.set)
-    assert not await dispatcher.deliver(make_alert(), stop)
-    assert not log.done("alert-1", "telegram:7")
+    async with asyncio.timeout(5):
+        await dispatcher.run(stop)
+    assert not outbox.sent("alert-1", "telegram:7") and outbox.count("pending") == 1
+    restarted = Dispatcher(outbox_at(tmp_path), telegram_channels(bot), backoff=FAST)
+    await drain(restarted)
+    assert [m.chat_id for m in telegram.messages] == ["7"]
+    assert outbox.count("pending") == 0
 
 
-async def test_slack_rate_limit_is_retried_and_watchlist_routing_applies(
+async def test_critical_alerts_jump_the_queue(
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    bot: Bot,
+) -> None:
+    dispatcher = Dispatcher(
+        outbox_at(tmp_path), telegram_channels(bot, **{"5": Pace.per_second(50)}), backoff=FAST
+    )
+    for n in range(6):
+        dispatcher.enqueue(make_alert(f"routine {n}", n=n), ["telegram:5"])
+    dispatcher.enqueue(make_alert("urgent", n=99, severity="critical"), ["telegram:5"])
+    await drain(dispatcher)
+    titles = [m.text.split("\n")[1].strip("\u2068\u2069") for m in telegram.messages]
+    assert titles == ["urgent"] + [f"routine {n}" for n in range(6)]
+
+
+async def test_the_same_story_from_another_outlet_is_owed_again_a_redelivery_is_not(
+    tmp_path: Path,
+) -> None:
+    outbox = outbox_at(tmp_path)
+    assert len(outbox.enqueue(make_alert(), ["telegram:1", "console"])) == 2
+    assert outbox.enqueue(make_alert(), ["telegram:1", "console"]) == []
+    assert len(outbox.enqueue(make_alert(article="other-outlet"), ["telegram:1"])) == 1
+    assert [e.destination for e in outbox.pending()] == ["telegram:1", "console", "telegram:1"]
+
+
+def test_pace_spaces_events_and_catch_up_keeps_the_schedule() -> None:
+    strict = Pace.per_second(10)
+    assert strict.ready(0.0)
+    strict.take(0.0)
+    assert not strict.ready(0.05) and strict.ready_at() == 0.1
+    strict.take(0.13)  # late by 30 ms: the next slot moves with it
+    assert strict.ready_at() == pytest.approx(0.23)
+    paced = Pace.per_second(10, catch_up=True)
+    paced.take(0.0)
+    paced.take(0.13)  # late, but within one interval: the schedule holds
+    assert paced.ready_at() == pytest.approx(0.2)
+    paced.take(5.0)  # idle for long: no burst credit piles up
+    assert paced.ready_at() == pytest.approx(5.1)
+    with pytest.raises(ValueError):
+        Pace.per_second(0)
+
+
+async def test_slack_rate_limit_is_retried_and_console_gets_jsonl(
     tmp_path: Path,
     slack: FakeSlack,
 ) -> None:
     slack.faults = [(429, 1), (503, None)]
-    log = DeliveryLog(tmp_path / "d.sqlite")
     console = io.StringIO()
-    dispatcher = Dispatcher(
-        [
-            Destination(SlackSender("newsroom", slack.url())),
-            Destination(SlackSender("sport", slack.url("T/B/sport")), frozenset({"sport"})),
-            Destination(ConsoleSender(console, jsonl=True)),
-        ],
-        log,
-        backoff=FAST,
-    )
-    assert await dispatcher.deliver(make_alert(), asyncio.Event())
-    assert len(slack.posts) == 1  # the sport channel does not follow 'conflict'
-    assert slack.posts[0]["blocks"][0]["type"] == "section"
+    channels = {
+        "slack:newsroom": Channel(SlackSender("newsroom", slack.url()), Pace.per_second(1)),
+        "console": Channel(ConsoleSender(console, jsonl=True)),
+    }
+    outbox = outbox_at(tmp_path)
+    dispatcher = Dispatcher(outbox, channels.get, backoff=FAST)
+    dispatcher.enqueue(make_alert(), ["slack:newsroom", "console", "slack:gone"])
+    await drain(dispatcher)
+    assert outbox.owed("slack:gone") == 1, "kept, not dropped, until it is configured again"
+    assert len(slack.posts) == 1
+    assert slack.posts[0]["blocks"][1]["type"] == "section"
     assert Alert.model_validate_json(console.getvalue().splitlines()[0]).id == "alert-1"
+
+
+async def test_old_sent_messages_are_pruned_and_pending_ones_kept(tmp_path: Path) -> None:
+    outbox = outbox_at(tmp_path)
+    old, waiting = outbox.enqueue(make_alert(n=1), ["telegram:1"]) + outbox.enqueue(
+        make_alert(n=2), ["telegram:1"]
+    )
+    outbox.mark_sent(old.seq, "10")
+    assert outbox.story_message("telegram:1", "art-1") == "10"
+    assert outbox.prune(done_before=time.time() - 60) == 0, "too recent"
+    assert outbox.prune(done_before=time.time() + 60) == 1
+    assert outbox.count("sent") == 0 and outbox.count("pending") == 1
+    assert outbox.story_message("telegram:1", "art-1") is None
+    assert [e.seq for e in outbox.pending()] == [waiting.seq]
+
+
+async def test_a_group_upgraded_to_a_supergroup_takes_what_is_owed_along(
+    tmp_path: Path, telegram: FakeTelegram, bot: Bot
+) -> None:
+    telegram.migrated = {"-100": -1009}
+    moved: list[tuple[str, str]] = []
+    outbox = outbox_at(tmp_path)
+    dispatcher = Dispatcher(
+        outbox,
+        telegram_channels(bot),
+        backoff=FAST,
+        events=DispatchEvents(moved=lambda o, n: moved.append((o, n))),
+    )
+    for n in range(3):
+        dispatcher.enqueue(make_alert(n=n), ["telegram:-100"])
+    await drain(dispatcher)
+    assert moved == [("telegram:-100", "telegram:-1009")]
+    assert [m.chat_id for m in telegram.messages] == ["-1009"] * 3
+    assert outbox.count("sent") == 3 and outbox.count("failed") == 0
+
+
+def test_a_moved_chat_keeps_its_subscriptions_and_settings(tmp_path: Path) -> None:
+    subscriptions = Subscriptions(open_db(tmp_path / "notify.sqlite"))
+    subscriptions.seed(-100, ["conflict"])
+    subscriptions.set_digest(-100, "1h")
+    subscriptions.move(-100, -1009)
+    assert subscriptions.chats_for("conflict") == ["-1009"]
+    assert subscriptions.digest(-1009) == "1h" and not subscriptions.known(-100)
