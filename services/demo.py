@@ -106,12 +106,14 @@ async def _wait_until_done(
             published = ingest.get("mediawatch_ingest_articles_published_total", 0)
             matched = detect.get("mediawatch_detect_articles_processed_total", 0)
             alerts = detect.get("mediawatch_detect_alerts_total", 0)
-            delivered = notify.get("mediawatch_notify_alerts_processed_total", 0)
+            queued = notify.get("mediawatch_notify_alerts_processed_total", 0)
+            pending = notify.get("mediawatch_notify_outbox_pending", 1)
             status = (
                 f"published {published:.0f}/{expected}, matched {matched:.0f}, "
-                f"alerts {alerts:.0f}, delivered {delivered:.0f}"
+                f"alerts {alerts:.0f}, queued {queued:.0f}, not yet printed {pending:.0f}"
             )
-            if published >= expected and matched >= expected and delivered >= alerts:
+            done = published >= expected and matched >= expected
+            if done and queued >= alerts and pending == 0:  # the outbox is drained
                 return True
             await asyncio.sleep(0.3)
     print(f"demo: timed out after {timeout_s:.0f}s ({status})", file=sys.stderr)

@@ -89,7 +89,7 @@ def test_arabic_alert_reads_right_to_left_with_its_matched_words_highlighted() -
     assert {"ceasefire_violation", "threat_to_cut_relations"} <= events
     message = render_story_html(alerts, RIYADH)
     well_formed(message)
-    assert "<b>[HIGH] ceasefire_violation · conflict/ceasefire-violation</b>" in message
+    assert "<b>[HIGH] ceasefire_violation · conflict/ceasefire-violation-ar</b>" in message
     assert "\u2068سبق\u2069 · 2020-09-27 12:30 +03" in message, "local time in Riyadh"
     assert "<b>\u2068بخرق الهدنة\u2069</b>" in message  # the words as written in the article
     assert "<b>\u2068مهددًا بقطع العلاقات\u2069</b>" in message
