@@ -27,10 +27,12 @@ class FetchError(IngestError):
 class HTTPStatusError(FetchError):
     """The server answered with a status that is neither 2xx nor 304."""
 
-    def __init__(self, url: str, status: int) -> None:
+    def __init__(self, url: str, status: int, *, retry_after_s: float | None = None) -> None:
         super().__init__(url, f"HTTP {status}")
         self.status = status
         self.retriable = status >= 500 or status == 429
+        #: What the server's `Retry-After` asked for (429, 503), in seconds.
+        self.retry_after_s = retry_after_s
 
 
 class FeedParseError(IngestError):

@@ -132,6 +132,7 @@ class IngestService:
                 feed_url=feed.url,
                 source=feed.display_name,
                 lang=feed.lang,
+                content_type=result.content_type,
             )
         except FetchError as exc:
             self._metrics.fetches.labels("error").inc()
