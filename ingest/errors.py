@@ -3,7 +3,8 @@
 IngestError
 ├── FetchError            network or HTTP failure fetching a feed (retriable unless 4xx)
 │   └── HTTPStatusError   the server answered with an error status
-└── FeedParseError        the body is not a feed feedparser can read (not retriable)
+├── FeedParseError        the body is not a feed feedparser can read (not retriable)
+└── OpmlError             a subscription list is not OPML we can read (not retriable)
 """
 
 
@@ -37,6 +38,15 @@ class HTTPStatusError(FetchError):
 
 class FeedParseError(IngestError):
     """The document is not a feed we can read."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class OpmlError(IngestError):
+    """The document is not an OPML subscription list we can read."""
 
     def __init__(self, source: str, reason: str) -> None:
         super().__init__(f"{source}: {reason}")
