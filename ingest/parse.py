@@ -7,6 +7,7 @@ its entries onto our model and strips HTML so the detector sees plain text.
 import calendar
 import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -146,6 +147,15 @@ def _article_url(link: str | None, guid: str | None, feed_url: str) -> str:
     return feed_url
 
 
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A feed's articles and what the feed says about polling it."""
+
+    articles: list[Article]
+    #: The feed's RSS `<ttl>`, in seconds, when it gives a sane one.
+    ttl_s: float | None = None
+
+
 def parse_feed(
     body: bytes | str,
     *,
@@ -155,6 +165,29 @@ def parse_feed(
     now: datetime | None = None,
     content_type: str | None = None,
 ) -> list[Article]:
+    """Parse a feed document into articles (see `parse_document`)."""
+    return parse_document(
+        body, feed_url=feed_url, source=source, lang=lang, now=now, content_type=content_type
+    ).articles
+
+
+def _ttl_seconds(value: Any) -> float | None:
+    try:
+        minutes = float(str(value).strip())
+    except ValueError:
+        return None
+    return minutes * 60 if 0 < minutes <= 7 * 24 * 60 else None
+
+
+def parse_document(
+    body: bytes | str,
+    *,
+    feed_url: str,
+    source: str,
+    lang: str | None = None,
+    now: datetime | None = None,
+    content_type: str | None = None,
+) -> ParsedFeed:
     """Parse a feed document into articles.
 
     `lang` (from config) wins over the feed's own declaration; `content_type` is the HTTP header,
@@ -202,4 +235,5 @@ def parse_feed(
                 ingested_at=now,
             )
         )
-    return articles
+    ttl = parsed.feed.get("ttl")
+    return ParsedFeed(articles, _ttl_seconds(ttl) if ttl else None)

@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="PORT",
             help="port of /metrics and /healthz, overriding metrics.port (0: any)",
         )
+        if name == "ingest":
+            p.add_argument(
+                "--shard",
+                metavar="I/N",
+                help="poll only replica I's share of N (0-based), overriding ingest.shard",
+            )
 
     p = sub.add_parser(
         "demo",
@@ -179,6 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write the feeds of the config file as an OPML 2.0 document on stdout.",
     )
     _add_config(q)
+    q = feeds_sub.add_parser(
+        "status",
+        help="show each feed's health from ingest's state",
+        description="Read ingest's SQLite state (under storage.path) and print one line per "
+        "configured feed: health (ok, pending, failing, unhealthy), error streak, last good "
+        "poll, next poll, URL and last error. Failing feeds are never dropped, so they show "
+        "here until they recover. Exit 1 when any feed is unhealthy.",
+    )
+    _add_config(q)
+    q.add_argument("--json", action="store_true", help="one JSON object per feed instead")
     return parser
 
 
@@ -263,6 +279,16 @@ def cmd_service(args: argparse.Namespace) -> int:
     from services.serve import serve
 
     loaded = _load(args.config)
+    if getattr(args, "shard", None):
+        from ingest.schedule import Shard
+
+        try:
+            Shard.parse(args.shard)
+        except ValueError as exc:
+            print(f"--shard: {exc}", file=sys.stderr)
+            return 2
+        ingest = loaded.config.ingest.model_copy(update={"shard": args.shard})
+        loaded = LoadedConfig(loaded.config.model_copy(update={"ingest": ingest}), loaded.doc)
     bootstrap = args.bootstrap or loaded.config.kafka.bootstrap
     if bootstrap == "embedded":
         print(
@@ -393,7 +419,63 @@ def cmd_feeds_export(args: argparse.Namespace) -> int:
     return 0
 
 
-FEEDS_COMMANDS = {"import": cmd_feeds_import, "export": cmd_feeds_export}
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_feeds_status(args: argparse.Namespace) -> int:
+    import time
+
+    from ingest.state import FeedStatus, IngestState
+
+    loaded = _load(args.config)
+    path = loaded.storage_dir / "ingest.sqlite"
+    statuses: dict[str, FeedStatus] = {}
+    if path.exists():
+        state = IngestState(path)
+        try:
+            statuses = state.statuses()
+        finally:
+            state.close()
+    now = time.time()
+    unhealthy = 0
+    if not args.json:
+        print(f"{'HEALTH':<10} {'STREAK':>6}  {'LAST OK (UTC)':<19}  {'NEXT (UTC)':<19}  FEED")
+    for feed in loaded.config.feeds:
+        status = statuses.get(feed.url)
+        health = status.health(now) if status else "pending"
+        unhealthy += health == "unhealthy"
+        streak = status.error_streak if status else 0
+        if args.json:
+            record = {
+                "url": feed.url,
+                "name": feed.name,
+                "health": health,
+                "error_streak": streak,
+                "last_ok": _when(status.last_ok) if status else None,
+                "failing_since": _when(status.failing_since) if status else None,
+                "next_due": _when(status.next_due) if status else None,
+                "last_error": status.last_error if status else None,
+            }
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        line = (
+            f"{health:<10} {streak:>6}  {_when(status.last_ok if status else None):<19}  "
+            f"{_when(status.next_due if status else None):<19}  {feed.url}"
+        )
+        if status and status.last_error:
+            line += f"  ({status.last_error}; failing since {_when(status.failing_since)})"
+        print(line)
+    return 1 if unhealthy else 0
+
+
+FEEDS_COMMANDS = {
+    "import": cmd_feeds_import,
+    "export": cmd_feeds_export,
+    "status": cmd_feeds_status,
+}
 
 COMMANDS = {
     "fetch": cmd_fetch,

@@ -22,6 +22,8 @@ class ServedFeed:
     last_modified: str = field(default_factory=lambda: formatdate(usegmt=True))
     #: Served with `Content-Encoding: gzip` (compressed once, when first served).
     gzip: bool = False
+    #: Send ETag and Last-Modified (many real servers send neither).
+    validators: bool = True
     #: Extra response headers (Cache-Control, Retry-After, ...).
     headers: dict[str, str] = field(default_factory=dict)
     _gzipped: bytes | None = field(default=None, repr=False)
@@ -52,6 +54,10 @@ class FeedServer:
         #: Extra headers on error answers of `status_override` (e.g. Retry-After on a 429).
         self.error_headers: dict[str, dict[str, str]] = {}
         self.requests: dict[str, int] = {}
+        #: Requests being answered now, the most ever at once, and when each one arrived.
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.arrivals: list[float] = []
         self.not_modified: dict[str, int] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -81,6 +87,15 @@ class FeedServer:
             await runner.cleanup()
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
+        self.arrivals.append(asyncio.get_running_loop().time())
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         self.requests[path] = self.requests.get(path, 0) + 1
         if path in self.delay_s:
@@ -98,13 +113,15 @@ class FeedServer:
         feed = self.feeds.get(path)
         if feed is None:
             return web.Response(status=404, text="no such feed")
-        headers = {"ETag": feed.etag, "Last-Modified": feed.last_modified, **feed.headers}
+        headers = dict(feed.headers)
+        if feed.validators:
+            headers.update({"ETag": feed.etag, "Last-Modified": feed.last_modified})
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match is not None:  # RFC 9110 13.1.3: the ETag check wins over the date
             fresh = if_none_match == feed.etag
         else:
             fresh = request.headers.get("If-Modified-Since") == feed.last_modified
-        if fresh:
+        if fresh and feed.validators:
             self.not_modified[path] = self.not_modified.get(path, 0) + 1
             return web.Response(status=304, headers=headers)
         headers["Content-Type"] = feed.content_type
