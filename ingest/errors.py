@@ -2,7 +2,8 @@
 
 IngestError
 ├── FetchError            network or HTTP failure fetching a feed (retriable unless 4xx)
-│   └── HTTPStatusError   the server answered with an error status
+│   ├── HTTPStatusError   the server answered with an error status
+│   └── BlockedAddressError  the URL (or a redirect) leads to a non-public address (not retriable)
 ├── FeedParseError        the body is not a feed feedparser can read (not retriable)
 └── OpmlError             a subscription list is not OPML we can read (not retriable)
 """
@@ -34,6 +35,12 @@ class HTTPStatusError(FetchError):
         self.retriable = status >= 500 or status == 429
         #: What the server's `Retry-After` asked for (429, 503), in seconds.
         self.retry_after_s = retry_after_s
+
+
+class BlockedAddressError(FetchError):
+    """The feed URL, after DNS resolution or a redirect, points at a private or local address."""
+
+    retriable = False
 
 
 class FeedParseError(IngestError):

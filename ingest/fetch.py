@@ -13,7 +13,8 @@ from email.utils import parsedate_to_datetime
 
 import aiohttp
 
-from ingest.errors import FetchError, HTTPStatusError
+from ingest.errors import BlockedAddressError, FetchError, HTTPStatusError
+from ingest.netguard import AddressRefused, guarded_socket
 
 #: Bodies larger than this are refused: a feed is never this big, a hostile server might be.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -76,6 +77,32 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def connector(
+    *, allow_private_networks: bool = False, limit: int = 100, limit_per_host: int = 0
+) -> aiohttp.TCPConnector:
+    """The connector fetches should use: pooled, DNS cached, and refusing non-public addresses
+    (after resolution, on every redirect) unless `allow_private_networks`."""
+    return aiohttp.TCPConnector(
+        limit=limit,
+        limit_per_host=limit_per_host,
+        ttl_dns_cache=300,
+        socket_factory=None if allow_private_networks else guarded_socket,
+    )
+
+
+def _refusal(exc: BaseException) -> AddressRefused | None:
+    """The `AddressRefused` behind a connection error (aiohttp and happy eyeballs wrap it)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, AddressRefused):
+            return seen
+        nested = getattr(seen, "os_error", None)
+        seen = nested if nested is not None and nested is not seen else seen.__cause__
+    return None
+
+
 async def fetch_feed(
     session: aiohttp.ClientSession,
     url: str,
@@ -131,5 +158,12 @@ async def fetch_feed(
         raise FetchError(url, f"timed out after {limits.timeout_s:g}s") from exc
     except aiohttp.TooManyRedirects as exc:
         raise FetchError(url, f"more than {limits.max_redirects} redirects") from exc
+    except aiohttp.ClientConnectorError as exc:
+        refused = _refusal(exc)
+        if refused is not None:
+            raise BlockedAddressError(url, f"refused: {refused}") from exc
+        if "allow_private_networks is off" in str(exc):  # several addresses, all refused
+            raise BlockedAddressError(url, f"refused: {exc.os_error}") from exc
+        raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
     except aiohttp.ClientError as exc:
         raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc

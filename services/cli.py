@@ -160,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout", type=float, default=30.0, metavar="SECONDS", help="default: %(default)s"
     )
+    p.add_argument(
+        "--allow-private-networks",
+        action="store_true",
+        help="let the URL (and its redirects) reach loopback and private addresses, as "
+        "ingest.allow_private_networks does",
+    )
 
     p = sub.add_parser(
         "feeds",
@@ -324,13 +330,14 @@ def _source_name(source: str) -> str:
     return Path(source).stem
 
 
-async def _fetch_one(url: str, timeout_s: float) -> tuple[bytes, str | None]:
+async def _fetch_one(url: str, timeout_s: float, allow_private: bool) -> tuple[bytes, str | None]:
     import aiohttp
 
-    from ingest.fetch import FetchLimits, Validators, fetch_feed
+    from ingest.fetch import FetchLimits, Validators, connector, fetch_feed
     from services.ingest_service import USER_AGENT
 
-    async with aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}) as session:
+    pool = connector(allow_private_networks=allow_private)
+    async with aiohttp.ClientSession(connector=pool, headers={"User-Agent": USER_AGENT}) as session:
         result = await fetch_feed(session, url, Validators(), limits=FetchLimits(timeout_s))
     return result.body or b"", result.content_type
 
@@ -342,7 +349,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     source: str = args.source
     try:
         if source.startswith(("http://", "https://")):
-            body, content_type = asyncio.run(_fetch_one(source, args.timeout))
+            body, content_type = asyncio.run(
+                _fetch_one(source, args.timeout, args.allow_private_networks)
+            )
         else:
             body, content_type = Path(source).read_bytes(), None
         articles = parse_feed(

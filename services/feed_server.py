@@ -41,9 +41,10 @@ class ServedFeed:
 
 
 class FeedServer:
-    """Serves `feeds[path]` at `http://127.0.0.1:PORT/path`; counts requests per path."""
+    """Serves `feeds[path]` at `http://HOST:PORT/path` (HOST: 127.0.0.1); counts requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.feeds: dict[str, ServedFeed] = {}
         self.status_override: dict[str, int] = {}
         self.delay_s: dict[str, float] = {}
@@ -70,14 +71,14 @@ class FeedServer:
         return server
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}"
+        return f"http://{self.host}:{self.port}/{path}"
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/{path:.*}", self._serve)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 

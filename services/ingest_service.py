@@ -19,7 +19,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ingest.errors import FeedParseError, FetchError, HTTPStatusError
-from ingest.fetch import FetchLimits, fetch_feed
+from ingest.fetch import FetchLimits, connector, fetch_feed
 from ingest.model import Article
 from ingest.parse import parse_document
 from ingest.schedule import FeedActivity, FeedHeap, HostPacer, Shard, next_delay
@@ -309,13 +309,14 @@ async def run_pool(
 
 
 def client_session(settings: IngestConfig) -> aiohttp.ClientSession:
-    """The one session every fetch shares: pooled connections, per-host cap, cached DNS."""
-    connector = aiohttp.TCPConnector(
+    """The one session every fetch shares: pooled connections, per-host cap, cached DNS, and
+    no private addresses unless `ingest.allow_private_networks`."""
+    pool = connector(
+        allow_private_networks=settings.allow_private_networks,
         limit=settings.concurrency,
         limit_per_host=settings.per_host_concurrency,
-        ttl_dns_cache=300,
     )
-    return aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
+    return aiohttp.ClientSession(connector=pool, headers={"User-Agent": USER_AGENT})
 
 
 class IngestService:

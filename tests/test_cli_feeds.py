@@ -37,11 +37,14 @@ def test_fetch_a_file_prints_article_json_lines() -> None:
 async def test_fetch_a_url_from_a_real_server(feeds: FeedServer) -> None:
     feeds.feeds["sabq.xml"] = ServedFeed(SABQ.read_bytes(), content_type="text/xml")
     result = await asyncio.to_thread(run_cli, "fetch", feeds.url("sabq.xml"))
+    assert result.returncode == 2 and "loopback address" in result.stderr  # SSRF guard
+    allow = "--allow-private-networks"
+    result = await asyncio.to_thread(run_cli, "fetch", feeds.url("sabq.xml"), allow)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 13 and json.loads(lines[0])["source"] == "127.0.0.1"
     feeds.status_override["gone.xml"] = 410
-    result = await asyncio.to_thread(run_cli, "fetch", feeds.url("gone.xml"))
+    result = await asyncio.to_thread(run_cli, "fetch", feeds.url("gone.xml"), allow)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == f"fetch: {feeds.url('gone.xml')}: HTTP 410"
 

@@ -77,7 +77,12 @@ async def test_identical_bodies_skip_the_parse_and_nothing_is_republished(
     feed = FeedConfig(url=feeds.url("plain.xml"), interval=0.2)
     state = IngestState(tmp_path / "s.sqlite")
     registry, outcomes = await poll_until(
-        [feed], IngestConfig(), state, producer, f"{prefix}.articles", polls=3
+        [feed],
+        IngestConfig(allow_private_networks=True),
+        state,
+        producer,
+        f"{prefix}.articles",
+        polls=3,
     )
     state.close()
     assert [o.published for o in outcomes] == [2, 0, 0]
@@ -95,7 +100,9 @@ async def test_per_host_limit_and_politeness_hold_with_many_workers(
         feeds.feeds[f"f{i}.xml"] = ServedFeed(rss(10 * i + 1))
         feeds.delay_s[f"f{i}.xml"] = 0.05
     config = [FeedConfig(url=feeds.url(f"f{i}.xml"), interval=60) for i in range(6)]
-    settings = IngestConfig(concurrency=10, per_host_concurrency=1, per_host_delay=0.2)
+    settings = IngestConfig(
+        allow_private_networks=True, concurrency=10, per_host_concurrency=1, per_host_delay=0.2
+    )
     state = IngestState(tmp_path / "s.sqlite")
     _, outcomes = await poll_until(config, settings, state, producer, f"{prefix}.a", polls=6)
     state.close()
@@ -112,7 +119,9 @@ async def test_global_concurrency_bounds_the_pool(
         feeds.feeds[f"g{i}.xml"] = ServedFeed(rss(100 + i))
         feeds.delay_s[f"g{i}.xml"] = 0.3
     config = [FeedConfig(url=feeds.url(f"g{i}.xml"), interval=60) for i in range(8)]
-    settings = IngestConfig(concurrency=3, per_host_concurrency=50, per_host_delay=0.001)
+    settings = IngestConfig(
+        allow_private_networks=True, concurrency=3, per_host_concurrency=50, per_host_delay=0.001
+    )
     state = IngestState(tmp_path / "s.sqlite")
     _, outcomes = await poll_until(config, settings, state, producer, f"{prefix}.a", polls=8)
     # the last feeds' schedule survives in state for a restart
@@ -127,7 +136,7 @@ async def test_failing_feeds_are_rescheduled_never_dropped(
 ) -> None:
     feeds.status_override["down.xml"] = 503
     feeds.error_headers["down.xml"] = {"Retry-After": "0"}
-    settings = IngestConfig(max_backoff=0.05, per_host_delay=0.001)
+    settings = IngestConfig(allow_private_networks=True, max_backoff=0.05, per_host_delay=0.001)
     config = [FeedConfig(url=feeds.url("down.xml"), interval=0.01)]
     state = IngestState(tmp_path / "s.sqlite")
     registry, outcomes = await poll_until(config, settings, state, producer, f"{prefix}.a", 6)
