@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -36,22 +37,32 @@ _SAFE_ENTITY_RE = re.compile(
     rb"<!ENTITY\s+([A-Za-z_][\w.-]*)\s+(?:\"([^&%\"]*|&#\w+;)\"|'([^&%']*|&#\w+;)')\s*>"
 )
 
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template"})
 _BLOCK_TAGS = frozenset({"p", "br", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr"})
 
 
 class _TextExtractor(HTMLParser):
-    """Collects text content, turning block elements into line breaks."""
+    """Collects text content, turning block elements into line breaks; skips script and style
+    (feedparser's sanitiser is off: we never emit HTML, so stripping it here is all it takes)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self._skipping = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
+        if tag in _SKIP_TAGS:
+            self._skipping += 1
+        elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS and self._skipping:
+            self._skipping -= 1
+
     def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        if not self._skipping:
+            self.parts.append(data)
 
 
 def html_to_text(fragment: str) -> str:
@@ -124,8 +135,8 @@ def _feedparser(body: bytes, content_type: str | None) -> Any:
     """Run feedparser, translating whatever it raises into `FeedParseError` (the one boundary)."""
     headers = {"content-type": content_type} if content_type else None
     try:
-        return feedparser.parse(
-            body, sanitize_html=True, resolve_relative_uris=True, response_headers=headers
+        return feedparser.parse(  # no sanitising or URI rewriting: we keep only plain text
+            body, sanitize_html=False, resolve_relative_uris=False, response_headers=headers
         )
     except (ValueError, TypeError, LookupError, AttributeError, IndexError, KeyError) as exc:
         raise FeedParseError("", f"feedparser failed: {type(exc).__name__}: {exc}") from exc
@@ -139,9 +150,13 @@ def _title_from_text(text: str) -> str:
     return cut + "…"
 
 
+def _resolved(link: str, feed_url: str) -> str:
+    return urljoin(feed_url, link) if feed_url.startswith(("http://", "https://")) else link
+
+
 def _article_url(link: str | None, guid: str | None, feed_url: str) -> str:
     if link:
-        return canonical_url(link)
+        return canonical_url(_resolved(link, feed_url))  # a relative link is the feed's
     if guid and guid.startswith(("http://", "https://")):
         return canonical_url(guid)
     return feed_url
@@ -224,7 +239,9 @@ def parse_document(
         title = title or _title_from_text(text)
         articles.append(
             Article(
-                id=article_id(link, guid, f"{feed_url}\x1f{title}"),
+                id=article_id(
+                    _resolved(link, feed_url) if link else None, guid, f"{feed_url}\x1f{title}"
+                ),
                 url=_article_url(link, guid, feed_url),
                 title=title,
                 text=text,

@@ -218,12 +218,14 @@ async def run_pool(
     metrics: IngestMetrics,
     on_polled: Callable[[FeedConfig, PollOutcome], None] | None = None,
     rng: random.Random | None = None,
+    start_now: bool = False,
 ) -> None:
     """Poll `feeds` until `stop` is set: a heap of due times, `settings.concurrency` workers.
 
     A feed whose host is busy (per-host limit) or not yet polite to hit again goes back on the
     heap for the host's next free slot rather than holding a worker. A feed is never dropped: an
-    unexpected error is logged with its traceback and the feed rescheduled.
+    unexpected error is logged with its traceback and the feed rescheduled. `start_now` polls
+    every feed at once instead of resuming the stored schedule (benchmarks).
     """
     loop = asyncio.get_running_loop()
     rng = rng or random.Random()
@@ -231,7 +233,7 @@ async def run_pool(
     by_url = {feed.url: feed for feed in feeds}
     heap = FeedHeap()
     now_mono, now_wall = loop.time(), time.time()
-    stored = poller.state.next_due()
+    stored = {} if start_now else poller.state.next_due()
     for feed in feeds:  # a restart keeps the schedule (but never waits beyond the max interval)
         wait = min(max(0.0, stored.get(feed.url, now_wall) - now_wall), policy.max_interval_s)
         heap.schedule(feed.url, now_mono + wait)

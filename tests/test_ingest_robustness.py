@@ -198,3 +198,15 @@ def test_items_without_titles_or_links() -> None:
     assert articles[3].title == "Neither link nor guid"
     assert len(articles) == 4  # the empty item is skipped
     assert len({a.id for a in articles}) == 4
+
+
+def test_scripts_never_reach_the_text_and_relative_links_resolve_against_the_feed() -> None:
+    body = b"""<rss version="2.0"><channel><title>T</title><item>
+    <title>Hello &lt;script&gt;alert(1)&lt;/script&gt;world</title>
+    <link>/news/1?utm_source=rss</link>
+    <description>&lt;style&gt;p {color: red}&lt;/style&gt;&lt;p&gt;Body&lt;/p&gt;
+    &lt;script&gt;track()&lt;/script&gt;</description></item></channel></rss>"""
+    (article,) = parse_feed(body, feed_url="https://news.example/rss/feed.xml", source="s")
+    assert article.title == "Hello world"
+    assert article.text == "Body"
+    assert article.url == "https://news.example/news/1"
