@@ -10,9 +10,11 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.fetch import Validators
+from ingest.stories import StoryEntry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -20,6 +22,13 @@ CREATE TABLE IF NOT EXISTS seen (
     feed_url   TEXT NOT NULL,
     first_seen REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stories (
+    article_id TEXT PRIMARY KEY,
+    story_id   TEXT NOT NULL,
+    at         REAL NOT NULL,
+    signature  BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stories_by_time ON stories (at);
 CREATE TABLE IF NOT EXISTS feed_state (
     feed_url      TEXT PRIMARY KEY,
     etag          TEXT,
@@ -107,6 +116,26 @@ class IngestState:
                 "INSERT OR IGNORE INTO seen (article_id, feed_url, first_seen) VALUES (?, ?, ?)",
                 [(article_id, feed_url, now) for article_id in ids],
             )
+
+    def save_stories(self, entries: Iterable[StoryEntry]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO stories (article_id, story_id, at, signature) "
+                "VALUES (?, ?, ?, ?)",
+                [(e.article_id, e.story_id, e.at.timestamp(), e.hashvalues) for e in entries],
+            )
+
+    def load_stories(self, since: datetime) -> list[StoryEntry]:
+        """Story entries from `since` on (older ones are deleted: they can match nothing)."""
+        with self._db:
+            self._db.execute("DELETE FROM stories WHERE at < ?", (since.timestamp(),))
+        rows = self._db.execute(
+            "SELECT article_id, story_id, at, signature FROM stories ORDER BY at"
+        )
+        return [
+            StoryEntry(article_id, story_id, datetime.fromtimestamp(at, UTC), bytes(signature))
+            for article_id, story_id, at, signature in rows
+        ]
 
     def validators(self, feed_url: str) -> Validators:
         row = self._db.execute(

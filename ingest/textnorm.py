@@ -37,6 +37,9 @@ _STOPWORDS = frozenset(
     more than up out he she they we you his her their our who which what when where how also
     في من على الى عن ان او ثم قد لا ما مع بعد قبل هذا هذه ذلك تلك التي الذي الذين كان كانت
     يكون حول بين عند منذ خلال كل اي غير لم لن هو هي هم نحو وفق قال قالت اليوم امس""".split()
+) | frozenset(  # how outlets decorate a copied headline: nothing about the story itself
+    """breaking exclusive update updated live video watch news world reuters afp ap
+    عاجل حصري فيديو بالفيديو صور بالصور وكالات""".split()
 )
 
 

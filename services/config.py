@@ -23,6 +23,7 @@ from pydantic import (
 from detect.watchlist import Watchlist
 from ingest.fetch import FetchLimits
 from ingest.schedule import SchedulePolicy, Shard
+from ingest.stories import DEFAULT_THRESHOLD
 from services.yamlfile import (
     ConfigError,
     Path_,
@@ -146,6 +147,11 @@ class IngestConfig(_Section):
     allow_private_networks: bool = Field(
         False, description="Let feed URLs reach loopback, private and link-local addresses."
     )
+    stories: bool = Field(True, description="Give copies of one story a shared story_id.")
+    story_threshold: float = Field(
+        DEFAULT_THRESHOLD, gt=0, le=1, description="Similarity from which copies are one story."
+    )
+    story_window: Duration = Field(172800.0, description="How far back copies are looked for.")
 
     @field_validator("shard")
     @classmethod

@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -24,6 +25,7 @@ from ingest.model import Article
 from ingest.parse import parse_document
 from ingest.schedule import FeedActivity, FeedHeap, HostPacer, Shard, next_delay
 from ingest.state import UNHEALTHY_STREAK, IngestState
+from ingest.stories import StoryEntry, StoryIndex
 from services.config import FeedConfig, IngestConfig, LoadedConfig
 from services.kafka import KafkaLink
 
@@ -107,8 +109,10 @@ class FeedPoller:
         publish: Publish,
         metrics: IngestMetrics,
         limits: FetchLimits | None = None,
+        stories: StoryIndex | None = None,
     ) -> None:
         self.state = state
+        self._stories = stories
         self._session = session
         self._publish = publish
         self._metrics = metrics
@@ -175,9 +179,18 @@ class FeedPoller:
         """Send unseen articles, wait for the acks, then mark them seen."""
         unseen = self.state.unseen(a.id for a in articles)
         fresh = {a.id: a for a in articles if a.id in unseen}  # a feed may repeat an item
+        entries: list[StoryEntry] = []
+        if self._stories is not None:
+            for article_id, article in fresh.items():
+                story_id, entry = self._stories.assign(article, article.ingested_at)
+                if story_id != article_id:  # a copy of an earlier article: share its story
+                    fresh[article_id] = article.model_copy(update={"story_id": story_id})
+                if entry is not None:
+                    entries.append(entry)
         if fresh:
             await self._publish(list(fresh.values()))
         self.state.mark_seen(fresh, feed_url)
+        self.state.save_stories(entries)
         self._metrics.published.inc(len(fresh))
         return len(fresh)
 
@@ -321,6 +334,16 @@ def client_session(settings: IngestConfig) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=pool, headers={"User-Agent": USER_AGENT})
 
 
+def story_index(settings: IngestConfig, state: IngestState) -> StoryIndex | None:
+    """The story index (`ingest.stories`), restored from the state within its window."""
+    if not settings.stories:
+        return None
+    window = timedelta(seconds=settings.story_window)
+    index = StoryIndex(threshold=settings.story_threshold, window=window)
+    index.load(state.load_stories(datetime.now(UTC) - window))
+    return index
+
+
 class IngestService:
     def __init__(self, loaded: LoadedConfig, link: KafkaLink, registry: CollectorRegistry) -> None:
         self._loaded = loaded
@@ -353,7 +376,14 @@ class IngestService:
 
         session = client_session(settings)
         try:
-            poller = FeedPoller(state, session, publish, self._metrics, settings.limits())
+            poller = FeedPoller(
+                state,
+                session,
+                publish,
+                self._metrics,
+                settings.limits(),
+                story_index(settings, state),
+            )
             poller.track_unhealthy(feeds)
             self.ready = True
             await run_pool(feeds, poller, settings, stop, metrics=self._metrics)
