@@ -209,7 +209,8 @@ def parse_document(
     whose charset is weighed against the bytes (see `ingest.encoding`). Raises `FeedParseError`
     when the document holds no feed at all or declares entities that could expand; a feed with
     recoverable XML errors still yields its entries. An item without a title is titled with the
-    start of its text; one with neither title nor text is skipped.
+    start of its text; one with neither title nor text is skipped. When neither config nor feed
+    gives a language it stays None (`ingest.language.with_languages` guesses it).
     """
     now = now or datetime.now(UTC)
     raw = body.encode("utf-8") if isinstance(body, str) else body
@@ -237,6 +238,7 @@ def parse_document(
         if not (title or text):
             continue
         title = title or _title_from_text(text)
+        article_lang = lang or _entry_language(entry) or feed_lang
         articles.append(
             Article(
                 id=article_id(
@@ -247,7 +249,7 @@ def parse_document(
                 text=text,
                 source=source,
                 feed_url=feed_url,
-                lang=lang or _entry_language(entry) or feed_lang,
+                lang=article_lang,
                 published_at=_entry_time(entry, now),
                 ingested_at=now,
             )

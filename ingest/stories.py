@@ -12,15 +12,17 @@ of one event stay two stories (that needs translation, not hashing).
 Pure: no I/O and no clock. `IngestState` persists the signatures so a restart keeps the stories.
 """
 
+import itertools
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingest.model import Article
 from ingest.textnorm import words
 
 if TYPE_CHECKING:
+    import numpy as np
     from datasketch import MinHash
 
 # datasketch (and numpy, scipy under it) is imported where used: it costs a third of a second,
@@ -29,8 +31,11 @@ if TYPE_CHECKING:
 #: How much of the text counts besides the title: the lead, where copies agree most.
 LEAD_CHARS = 300
 NUM_PERM = 64
+#: At most this many LSH candidates are compared: a flood of near-identical items (a spam feed)
+#: must not make each new article cost time in proportion to the index.
+MAX_CANDIDATES = 50
 #: The LSH bands are tuned for this fraction of the threshold (recall before precision).
-LSH_FACTOR = 0.6
+LSH_FACTOR = 0.8
 #: Estimated Jaccard similarity from which two articles are one story. On the labelled pairs
 #: (bench/story_pairs.py) syndicated copies score 0.53 and up, different stories 0.33 at most.
 DEFAULT_THRESHOLD = 0.45
@@ -45,10 +50,11 @@ def shingles(title: str, text: str) -> set[str]:
     return set(words(title)) | set(words(text[:LEAD_CHARS]))
 
 
-def signature(tokens: set[str]) -> "MinHash":
+def signature(tokens: set[str], permutations: Any = None) -> "MinHash":
+    """MinHash of `tokens`; pass `permutations` of an earlier one to skip drawing them again."""
     from datasketch import MinHash
 
-    m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
+    m = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, permutations=permutations)
     m.update_batch([t.encode("utf-8") for t in sorted(tokens)])
     return m
 
@@ -80,10 +86,12 @@ class StoryIndex:
         self.window = window
         # LSH only proposes candidates, each then checked against `threshold`: banding for a
         # lower similarity keeps copies near the threshold from slipping through the bands
-        from datasketch import MinHashLSH
+        from datasketch import MinHash, MinHashLSH
 
+        self._permutations = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
         self._lsh = MinHashLSH(threshold=max(0.1, threshold * LSH_FACTOR), num_perm=NUM_PERM)
-        self._entries: dict[str, tuple[StoryEntry, MinHash]] = {}
+        # only the hash values are kept (a MinHash object also carries its permutations)
+        self._entries: dict[str, tuple[StoryEntry, np.ndarray]] = {}
         self._order: deque[tuple[datetime, str]] = deque()
 
     def __len__(self) -> int:
@@ -111,11 +119,13 @@ class StoryIndex:
         tokens = shingles(article.title, article.text)
         if not tokens:
             return article.id, None
-        m = signature(tokens)
+        import numpy as np
+
+        m = signature(tokens, self._permutations)
         best: tuple[float, StoryEntry] | None = None
-        for key in self._lsh.query(m):
+        for key in itertools.islice(self._lsh.query(m), MAX_CANDIDATES):
             entry, other = self._entries[key]
-            score = float(m.jaccard(other))
+            score = float(np.count_nonzero(m.hashvalues == other)) / NUM_PERM
             if score >= self.threshold and (best is None or score > best[0]):
                 best = (score, entry)
         story_id = best[1].story_id if best else article.id
@@ -134,6 +144,6 @@ class StoryIndex:
     def _add(self, entry: StoryEntry, m: "MinHash") -> None:
         if entry.article_id in self._entries:
             return
-        self._entries[entry.article_id] = (entry, m)
+        self._entries[entry.article_id] = (entry, m.hashvalues)
         self._lsh.insert(entry.article_id, m)
         self._order.append((entry.at, entry.article_id))

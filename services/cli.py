@@ -344,7 +344,8 @@ async def _fetch_one(url: str, timeout_s: float, allow_private: bool) -> tuple[b
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     from ingest.errors import IngestError
-    from ingest.parse import parse_feed
+    from ingest.language import LanguageGuesser, with_languages
+    from ingest.parse import parse_document
 
     source: str = args.source
     try:
@@ -354,13 +355,15 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             )
         else:
             body, content_type = Path(source).read_bytes(), None
-        articles = parse_feed(
+        articles = parse_document(
             body,
             feed_url=source,
             source=args.name or _source_name(source),
             lang=args.lang,
             content_type=content_type,
-        )
+        ).articles
+        if any(a.lang is None for a in articles):
+            articles = with_languages(articles, LanguageGuesser())
     except IngestError as exc:
         print(f"fetch: {exc}", file=sys.stderr)
         return 2

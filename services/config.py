@@ -147,6 +147,12 @@ class IngestConfig(_Section):
     allow_private_networks: bool = Field(
         False, description="Let feed URLs reach loopback, private and link-local addresses."
     )
+    detect_language: bool = Field(
+        True, description="Guess the language of articles whose feed does not give one."
+    )
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]] = Field(
+        default_factory=list, description="Candidates for the guess; empty: all ~100 known."
+    )
     stories: bool = Field(True, description="Give copies of one story a shared story_id.")
     story_threshold: float = Field(
         DEFAULT_THRESHOLD, gt=0, le=1, description="Similarity from which copies are one story."

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ingest.errors import FeedParseError, FetchError, HTTPStatusError
 from ingest.fetch import FetchLimits, connector, fetch_feed
+from ingest.language import LanguageGuesser, with_languages
 from ingest.model import Article
 from ingest.parse import parse_document
 from ingest.schedule import FeedActivity, FeedHeap, HostPacer, Shard, next_delay
@@ -110,9 +111,11 @@ class FeedPoller:
         metrics: IngestMetrics,
         limits: FetchLimits | None = None,
         stories: StoryIndex | None = None,
+        guesser: LanguageGuesser | None = None,
     ) -> None:
         self.state = state
         self._stories = stories
+        self._guesser = guesser
         self._session = session
         self._publish = publish
         self._metrics = metrics
@@ -178,7 +181,10 @@ class FeedPoller:
     async def publish(self, articles: list[Article], feed_url: str) -> int:
         """Send unseen articles, wait for the acks, then mark them seen."""
         unseen = self.state.unseen(a.id for a in articles)
-        fresh = {a.id: a for a in articles if a.id in unseen}  # a feed may repeat an item
+        new = [a for a in articles if a.id in unseen]
+        if self._guesser is not None:
+            new = with_languages(new, self._guesser)
+        fresh = {a.id: a for a in new}  # a feed may repeat an item
         entries: list[StoryEntry] = []
         if self._stories is not None:
             for article_id, article in fresh.items():

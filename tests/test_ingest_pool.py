@@ -199,3 +199,10 @@ def test_feeds_status_shows_unhealthy_feeds_and_exits_1(tmp_path: Path, prefix: 
     assert lines[3].startswith("pending") and urls[2] in lines[3]
     as_json = run_cli("feeds", "status", "--config", str(path), "--json")
     assert '"health": "unhealthy"' in as_json.stdout
+
+
+def test_ingest_shard_flag_is_checked(tmp_path: Path, prefix: str) -> None:
+    path = write_config(tmp_path, prefix)
+    result = run_cli("ingest", "--config", str(path), "--bootstrap", "x:1", "--shard", "2/2")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "--shard: shard '2/2': need 0 <= i < n"
