@@ -7,9 +7,11 @@ heap entries rather than 10,000 tasks. Every decision (when next, which shard) i
 """
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -288,37 +290,43 @@ async def run_pool(
             for url in heap.pop_due(now, limit=settings.concurrency):
                 await queue.put((url, now))  # blocks while every worker is busy: backpressure
 
+    async def handle(url: str, due: float) -> None:
+        feed = by_url[url]
+        host = urlsplit(url).hostname or url
+        now = loop.time()
+        if busy.get(host, 0) >= settings.per_host_concurrency:
+            requeue(url, settings.per_host_delay)  # host at its limit: try again shortly
+            return
+        if reserved.pop(url, None) is None:
+            start = pacer.reserve(host, now)
+            if start > now:  # too soon after the last request there: come back on our slot
+                reserved[url] = start
+                requeue(url, start - now)
+                return
+        metrics.poll_lag.observe(max(0.0, now - due))
+        busy[host] = busy.get(host, 0) + 1
+        try:
+            outcome = await poller.poll_once(feed)
+        finally:
+            busy[host] -= 1
+        activity = activity_of(poller.state, url, outcome)
+        reschedule(url, next_delay(feed.interval, activity, policy, rng=rng))
+        if on_polled is not None:
+            on_polled(feed, outcome)
+
     async def work() -> None:
         while True:
             url, due = await queue.get()
-            feed = by_url[url]
-            host = urlsplit(url).hostname or url
-            now = loop.time()
-            if busy.get(host, 0) >= settings.per_host_concurrency:
-                requeue(url, settings.per_host_delay)  # host at its limit: try again shortly
-                continue
-            if reserved.pop(url, None) is None:
-                start = pacer.reserve(host, now)
-                if start > now:  # too soon after the last request there: come back on our slot
-                    reserved[url] = start
-                    requeue(url, start - now)
-                    continue
-            metrics.poll_lag.observe(max(0.0, now - due))
-            busy[host] = busy.get(host, 0) + 1
             try:
-                outcome = await poller.poll_once(feed)
+                await handle(url, due)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the loop boundary: count, log, keep the feed
+            except Exception as exc:  # the loop boundary: log, count, keep feed and worker
                 log.exception("unexpected error polling feed", extra={"feed_url": url})
                 metrics.fetches.labels("error").inc()
-                outcome = PollOutcome(poller.state.record_failure(url, "internal error"))
-            finally:
-                busy[host] -= 1
-            activity = activity_of(poller.state, url, outcome)
-            reschedule(url, next_delay(feed.interval, activity, policy, rng=rng))
-            if on_polled is not None:
-                on_polled(feed, outcome)
+                requeue(url, policy.max_backoff_s)
+                with contextlib.suppress(sqlite3.Error):  # shown by `feeds status` if it can be
+                    poller.state.record_failure(url, f"internal error: {type(exc).__name__}")
 
     workers = [asyncio.create_task(work()) for _ in range(settings.concurrency)]
     try:

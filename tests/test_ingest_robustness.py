@@ -16,7 +16,7 @@ import pytest
 from ingest.encoding import detect_encoding
 from ingest.errors import FeedParseError
 from ingest.model import Article
-from ingest.parse import MAX_ENTITY_EXPANSION_BYTES, parse_feed
+from ingest.parse import MAX_ENTITY_EXPANSION_BYTES, parse_document, parse_feed
 from tests.helpers import REPO
 
 CORPUS = REPO / "tests" / "data" / "feedparser-tests"
@@ -210,3 +210,13 @@ def test_scripts_never_reach_the_text_and_relative_links_resolve_against_the_fee
     assert article.title == "Hello world"
     assert article.text == "Body"
     assert article.url == "https://news.example/news/1"
+
+
+@pytest.mark.parametrize(
+    ("ttl", "seconds"), [("15", 900.0), ("0", None), ("x", None), ("99999", None)]
+)
+def test_rss_ttl_is_read_in_minutes_when_sane(ttl: str, seconds: float | None) -> None:
+    body = (
+        f'<rss version="2.0"><channel><ttl>{ttl}</ttl><item><title>a</title></item></channel></rss>'
+    )
+    assert parse_document(body.encode(), feed_url="f", source="s", now=NOW).ttl_s == seconds
