@@ -92,6 +92,18 @@ class FeedConfig(_Section):
     interval: Duration | None = Field(
         None, description="Fixed poll interval; unset: adaptive within ingest.min/max_interval."
     )
+    full_text: bool = Field(
+        False, description="Fetch each new article's page for its full text (fulltext extra)."
+    )
+
+    @field_validator("full_text")
+    @classmethod
+    def _fulltext_installed(cls, value: bool) -> bool:
+        from ingest.fulltext import available
+
+        if value and not available():
+            raise ValueError("needs the fulltext extra: pip install 'mediawatch[fulltext]'")
+        return value
 
     @property
     def display_name(self) -> str:

@@ -22,7 +22,8 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ingest.errors import FeedParseError, FetchError, HTTPStatusError
-from ingest.fetch import FetchLimits, connector, fetch_feed
+from ingest.fetch import FetchLimits, Validators, connector, fetch_feed
+from ingest.fulltext import extract_text
 from ingest.language import LanguageGuesser, with_languages
 from ingest.model import Article
 from ingest.parse import parse_document
@@ -49,6 +50,7 @@ class IngestMetrics:
     unhealthy: Gauge
     feeds: Gauge
     poll_lag: Histogram
+    fulltext_failures: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "IngestMetrics":
@@ -86,6 +88,11 @@ class IngestMetrics:
                 "mediawatch_ingest_poll_lag_seconds",
                 "How late a poll started after its feed fell due (saturation shows here).",
                 buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900),
+                registry=registry,
+            ),
+            fulltext_failures=Counter(
+                "mediawatch_ingest_fulltext_failures",
+                "Article pages that could not be fetched for their full text.",
                 registry=registry,
             ),
         )
@@ -171,7 +178,7 @@ class FeedPoller:
             self._metrics.parse_errors.inc()
             return PollOutcome(self._failed(feed.url, str(exc), context))
         self._metrics.fetches.labels("ok").inc()
-        published = await self.publish(parsed.articles, feed.url)
+        published = await self.publish(parsed.articles, feed.url, full_text=feed.full_text)
         state.record_success(feed.url, result.validators, digest)
         log.info(
             "polled feed",
@@ -180,10 +187,14 @@ class FeedPoller:
         outcome = PollOutcome(0, published, max_age_s=result.max_age_s, ttl_s=parsed.ttl_s)
         return self._healthy(feed.url, outcome)
 
-    async def publish(self, articles: list[Article], feed_url: str) -> int:
+    async def publish(
+        self, articles: list[Article], feed_url: str, *, full_text: bool = False
+    ) -> int:
         """Send unseen articles, wait for the acks, then mark them seen."""
         unseen = self.state.unseen(a.id for a in articles)
         new = [a for a in articles if a.id in unseen]
+        if full_text:
+            new = [await self._with_full_text(a) for a in new]
         if self._guesser is not None:
             new = with_languages(new, self._guesser)
         fresh = {a.id: a for a in new}  # a feed may repeat an item
@@ -201,6 +212,22 @@ class FeedPoller:
         self.state.save_stories(entries)
         self._metrics.published.inc(len(fresh))
         return len(fresh)
+
+    async def _with_full_text(self, article: Article) -> Article:
+        """The article with its page's main text, when that is longer than the feed's; on any
+        failure the feed's text stays (counted and logged, never a lost article)."""
+        if not article.url.startswith(("http://", "https://")):
+            return article
+        try:
+            page = await fetch_feed(self._session, article.url, Validators(), limits=self._limits)
+            text = await asyncio.to_thread(extract_text, page.body or b"", article.url)
+        except FetchError as exc:
+            self._metrics.fulltext_failures.inc()
+            log.warning("full text not fetched: %s", exc, extra={"article_id": article.id})
+            return article
+        if text is None or len(text) <= len(article.text):
+            return article
+        return article.model_copy(update={"text": text})
 
     def _failed(self, feed_url: str, error: str, context: dict[str, str]) -> int:
         streak = self.state.record_failure(feed_url, error)
