@@ -3,11 +3,13 @@
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -82,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="PORT",
             help="port of /metrics and /healthz, overriding metrics.port (0: any)",
         )
+        if name == "ingest":
+            p.add_argument(
+                "--shard",
+                metavar="I/N",
+                help="poll only replica I's share of N (0-based), overriding ingest.shard",
+            )
 
     p = sub.add_parser(
         "demo",
@@ -138,6 +146,61 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="INPUT",
         help="JSON-lines file, or - for stdin (default)",
     )
+
+    p = sub.add_parser(
+        "fetch",
+        help="fetch and parse one feed, print its articles as JSON lines",
+        description="Fetch one feed (http(s) URL) or read one feed file, parse it as ingest "
+        "would, and print one Article JSON object per line on stdout. On failure: one line "
+        "on stderr and exit 2.",
+    )
+    p.add_argument("source", metavar="URL_OR_FILE", help="feed URL or path of a feed file")
+    p.add_argument("--lang", metavar="CODE", help="language to assume (as feeds[].lang)")
+    p.add_argument("--name", metavar="NAME", help="source name (default: host or file name)")
+    p.add_argument(
+        "--timeout", type=float, default=30.0, metavar="SECONDS", help="default: %(default)s"
+    )
+    p.add_argument(
+        "--allow-private-networks",
+        action="store_true",
+        help="let the URL (and its redirects) reach loopback and private addresses, as "
+        "ingest.allow_private_networks does",
+    )
+
+    p = sub.add_parser(
+        "feeds",
+        help="import or export the feed list as OPML",
+        description="Move the feed list between mediawatch and other feed readers (OPML 2.0).",
+    )
+    feeds_sub = p.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    q = feeds_sub.add_parser(
+        "import",
+        help="print the feeds of an OPML file as YAML feeds: entries",
+        description="Read an OPML file and print its feeds as a YAML 'feeds:' list on stdout, "
+        "ready to paste into the config. With --config, feeds already configured are left "
+        "out. Entries that are not http(s) feeds are reported on stderr and skipped. "
+        "Exit 2 if the file cannot be read or is not OPML.",
+    )
+    q.add_argument("opml", type=Path, metavar="FILE.opml")
+    q.add_argument(
+        "--config", type=Path, metavar="FILE", help="leave out feeds this config already has"
+    )
+    q = feeds_sub.add_parser(
+        "export",
+        help="print the config's feeds as OPML 2.0",
+        description="Write the feeds of the config file as an OPML 2.0 document on stdout.",
+    )
+    _add_config(q)
+    q = feeds_sub.add_parser(
+        "status",
+        help="show each feed's health from ingest's state",
+        description="Read ingest's SQLite state (under storage.path) and print one line per "
+        "configured feed: health (ok, pending, failing, unhealthy), error streak, last good "
+        "poll, next poll, URL and last error. Failing feeds are never dropped, so they show "
+        "here until they recover. Exit 1 when any feed is unhealthy.",
+    )
+    _add_config(q)
+    q.add_argument("--json", action="store_true", help="one JSON object per feed instead")
     return parser
 
 
@@ -222,6 +285,16 @@ def cmd_service(args: argparse.Namespace) -> int:
     from services.serve import serve
 
     loaded = _load(args.config)
+    if getattr(args, "shard", None):
+        from ingest.schedule import Shard
+
+        try:
+            Shard.parse(args.shard)
+        except ValueError as exc:
+            print(f"--shard: {exc}", file=sys.stderr)
+            return 2
+        ingest = loaded.config.ingest.model_copy(update={"shard": args.shard})
+        loaded = LoadedConfig(loaded.config.model_copy(update={"ingest": ingest}), loaded.doc)
     bootstrap = args.bootstrap or loaded.config.kafka.bootstrap
     if bootstrap == "embedded":
         print(
@@ -251,7 +324,174 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(jsonl=args.jsonl, timeout_s=args.timeout))
 
 
+def _source_name(source: str) -> str:
+    if "://" in source:
+        return urlsplit(source).hostname or source
+    return Path(source).stem
+
+
+async def _fetch_one(url: str, timeout_s: float, allow_private: bool) -> tuple[bytes, str | None]:
+    import aiohttp
+
+    from ingest.fetch import FetchLimits, Validators, connector, fetch_feed
+    from services.ingest_service import USER_AGENT
+
+    pool = connector(allow_private_networks=allow_private)
+    async with aiohttp.ClientSession(connector=pool, headers={"User-Agent": USER_AGENT}) as session:
+        result = await fetch_feed(session, url, Validators(), limits=FetchLimits(timeout_s))
+    return result.body or b"", result.content_type
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from ingest.errors import IngestError
+    from ingest.language import LanguageGuesser, with_languages
+    from ingest.parse import parse_document
+
+    source: str = args.source
+    try:
+        if source.startswith(("http://", "https://")):
+            body, content_type = asyncio.run(
+                _fetch_one(source, args.timeout, args.allow_private_networks)
+            )
+        else:
+            body, content_type = Path(source).read_bytes(), None
+        articles = parse_document(
+            body,
+            feed_url=source,
+            source=args.name or _source_name(source),
+            lang=args.lang,
+            content_type=content_type,
+        ).articles
+        if any(a.lang is None for a in articles):
+            articles = with_languages(articles, LanguageGuesser())
+    except IngestError as exc:
+        print(f"fetch: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"fetch: {source}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    for article in articles:
+        sys.stdout.write(article.model_dump_json() + "\n")
+    return 0
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    return FEEDS_COMMANDS[args.feeds_command](args)
+
+
+def cmd_feeds_import(args: argparse.Namespace) -> int:
+    import yaml
+
+    from ingest.errors import OpmlError
+    from ingest.opml import read_opml
+    from services.config import FeedConfig
+
+    known: set[str] = set()
+    if args.config is not None:
+        known = {feed.url for feed in _load(args.config).config.feeds}
+    try:
+        found = read_opml(args.opml.read_bytes(), source=str(args.opml))
+    except OSError as exc:
+        print(f"{args.opml}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except OpmlError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    entries: list[dict[str, str]] = []
+    already = 0
+    for feed in found:
+        entry = {"url": feed.url}
+        if feed.title:
+            entry["name"] = feed.title[:200]
+        if feed.lang:
+            entry["lang"] = feed.lang
+        try:
+            FeedConfig.model_validate(entry)
+        except ValidationError as exc:
+            reason = exc.errors(include_url=False)[0]["msg"]
+            print(f"{args.opml}: skipped {feed.url}: {reason}", file=sys.stderr)
+            continue
+        if feed.url in known:
+            already += 1
+            continue
+        entries.append(entry)
+    if already:
+        print(f"{args.opml}: {already} feeds already in {args.config} left out", file=sys.stderr)
+    sys.stdout.write(yaml.safe_dump({"feeds": entries}, allow_unicode=True, sort_keys=False))
+    return 0
+
+
+def cmd_feeds_export(args: argparse.Namespace) -> int:
+    from ingest.opml import OpmlFeed, write_opml
+
+    loaded = _load(args.config)
+    feeds = [OpmlFeed(f.url, f.name, f.lang) for f in loaded.config.feeds]
+    sys.stdout.buffer.write(write_opml(feeds))
+    sys.stdout.flush()
+    return 0
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_feeds_status(args: argparse.Namespace) -> int:
+    import time
+
+    from ingest.state import FeedStatus, IngestState
+
+    loaded = _load(args.config)
+    path = loaded.storage_dir / "ingest.sqlite"
+    statuses: dict[str, FeedStatus] = {}
+    if path.exists():
+        state = IngestState(path)
+        try:
+            statuses = state.statuses()
+        finally:
+            state.close()
+    now = time.time()
+    unhealthy = 0
+    if not args.json:
+        print(f"{'HEALTH':<10} {'STREAK':>6}  {'LAST OK (UTC)':<19}  {'NEXT (UTC)':<19}  FEED")
+    for feed in loaded.config.feeds:
+        status = statuses.get(feed.url)
+        health = status.health(now) if status else "pending"
+        unhealthy += health == "unhealthy"
+        streak = status.error_streak if status else 0
+        if args.json:
+            record = {
+                "url": feed.url,
+                "name": feed.name,
+                "health": health,
+                "error_streak": streak,
+                "last_ok": _when(status.last_ok) if status else None,
+                "failing_since": _when(status.failing_since) if status else None,
+                "next_due": _when(status.next_due) if status else None,
+                "last_error": status.last_error if status else None,
+            }
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        line = (
+            f"{health:<10} {streak:>6}  {_when(status.last_ok if status else None):<19}  "
+            f"{_when(status.next_due if status else None):<19}  {feed.url}"
+        )
+        if status and status.last_error:
+            line += f"  ({status.last_error}; failing since {_when(status.failing_since)})"
+        print(line)
+    return 1 if unhealthy else 0
+
+
+FEEDS_COMMANDS = {
+    "import": cmd_feeds_import,
+    "export": cmd_feeds_export,
+    "status": cmd_feeds_status,
+}
+
 COMMANDS = {
+    "fetch": cmd_fetch,
+    "feeds": cmd_feeds,
     "check": cmd_check,
     "match": cmd_match,
     "run": cmd_run,
@@ -264,7 +504,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    quiet = args.command in {"check", "match", "demo"}
+    quiet = args.command in {"check", "match", "demo", "fetch", "feeds"}
     setup_logging("warning" if quiet else args.log_level)
     try:
         return COMMANDS[args.command](args)
@@ -273,6 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mediawatch fetch URL | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -18,10 +18,14 @@ from pydantic import (
     Field,
     SecretStr,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
 from detect.watchlist import Watchlist
+from ingest.fetch import FetchLimits
+from ingest.schedule import SchedulePolicy, Shard
+from ingest.stories import DEFAULT_THRESHOLD
 from services.yamlfile import (
     ConfigError,
     Path_,
@@ -104,7 +108,21 @@ class FeedConfig(_Section):
     url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
     name: Name | None = None
     lang: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] | None = None
-    interval: Duration = 300.0
+    interval: Duration | None = Field(
+        None, description="Fixed poll interval; unset: adaptive within ingest.min/max_interval."
+    )
+    full_text: bool = Field(
+        False, description="Fetch each new article's page for its full text (fulltext extra)."
+    )
+
+    @field_validator("full_text")
+    @classmethod
+    def _fulltext_installed(cls, value: bool) -> bool:
+        from ingest.fulltext import available
+
+        if value and not available():
+            raise ValueError("needs the fulltext extra: pip install 'mediawatch[fulltext]'")
+        return value
 
     @property
     def display_name(self) -> str:
@@ -261,6 +279,62 @@ class DetectConfig(_Section):
     )
 
 
+class IngestConfig(_Section):
+    concurrency: int = Field(50, ge=1, le=2000, description="Feeds fetched at once, in all.")
+    per_host_concurrency: int = Field(2, ge=1, le=100, description="Fetches at once per host.")
+    per_host_delay: Duration = Field(0.25, description="Pause between two starts on one host.")
+    default_interval: Duration = Field(300.0, description="Interval before a feed has history.")
+    min_interval: Duration = 60.0
+    max_interval: Duration = 3600.0
+    adaptive: bool = Field(True, description="Poll busy feeds more often, quiet ones less.")
+    max_backoff: Duration = Field(3600.0, description="Ceiling of a failing feed's backoff.")
+    timeout: Duration = Field(30.0, description="Total time of one fetch, body included.")
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="After decompression.")
+    max_redirects: int = Field(5, ge=0, le=20)
+    shard: str = Field("0/1", description="This replica's share of the feeds: i/n, 0-based.")
+    allow_private_networks: bool = Field(
+        False, description="Let feed URLs reach loopback, private and link-local addresses."
+    )
+    detect_language: bool = Field(
+        True, description="Guess the language of articles whose feed does not give one."
+    )
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]] = Field(
+        default_factory=list, description="Candidates for the guess; empty: all ~100 known."
+    )
+    stories: bool = Field(True, description="Give copies of one story a shared story_id.")
+    story_threshold: float = Field(
+        DEFAULT_THRESHOLD, gt=0, le=1, description="Similarity from which copies are one story."
+    )
+    story_window: Duration = Field(172800.0, description="How far back copies are looked for.")
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str) -> str:
+        Shard.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "IngestConfig":
+        if self.min_interval > self.max_interval:
+            raise ValueError(
+                f"min_interval ({self.min_interval:g}s) is above max_interval "
+                f"({self.max_interval:g}s)"
+            )
+        return self
+
+    def policy(self) -> SchedulePolicy:
+        return SchedulePolicy(
+            default_interval_s=self.default_interval,
+            min_interval_s=self.min_interval,
+            max_interval_s=self.max_interval,
+            max_backoff_s=self.max_backoff,
+            adaptive=self.adaptive,
+        )
+
+    def limits(self) -> FetchLimits:
+        return FetchLimits(self.timeout, self.max_body_bytes, self.max_redirects)
+
+
 class MetricsConfig(_Section):
     host: str = "0.0.0.0"
     port: int = Field(9108, ge=0, le=65535, description="0 picks a free port.")
@@ -270,6 +344,7 @@ class Config(_Section):
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     feeds: list[FeedConfig] = Field(default_factory=list)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     watchlists: list[str] = Field(default_factory=lambda: ["watchlists/*.yaml"])
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     detect: DetectConfig = Field(default_factory=DetectConfig)

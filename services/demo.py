@@ -45,6 +45,7 @@ def demo_config(server: FeedServer, storage: Path, jsonl: bool) -> dict[str, obj
             {"url": server.url(name), "name": name.removesuffix(".xml"), "interval": "60s"}
             for name in sorted(server.feeds)
         ],
+        "ingest": {"allow_private_networks": True},  # the sample feeds are served on loopback
         "watchlists": [str(WATCHLISTS)],
         "notify": {"console": True, "console_format": "jsonl" if jsonl else "text"},
         "metrics": {"host": "127.0.0.1"},

@@ -23,6 +23,7 @@ def write_config(tmp_path: Path, prefix: str, **sections: Any) -> Path:
     config: dict[str, Any] = {
         "kafka": {"bootstrap": "embedded", "topic_prefix": prefix},
         "storage": {"path": str(tmp_path / "state")},
+        "ingest": {"allow_private_networks": True},  # the test feed servers are on 127.0.0.1
         "watchlists": [str(REPO / "watchlists")],
         "notify": {"console": False},
         "metrics": {"host": "127.0.0.1", "port": 0},

@@ -178,7 +178,10 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "config file not found" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["run", "ingest", "detect", "notify", "demo", "check", "match"])
+@pytest.mark.parametrize(
+    "command",
+    ["run", "ingest", "detect", "notify", "demo", "check", "match", "fetch", "feeds"],
+)
 def test_every_command_has_help(command: str) -> None:
     result = run_cli(command, "--help")
     assert result.returncode == 0

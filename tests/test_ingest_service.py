@@ -8,11 +8,12 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
+from ingest.model import Article
 from ingest.state import IngestState
 from services.broker import EmbeddedBroker
 from services.config import FeedConfig, load_config
 from services.feed_server import FeedServer, ServedFeed
-from services.ingest_service import IngestService
+from services.ingest_service import FeedPoller, IngestMetrics
 from services.kafka import KafkaLink, ensure_topics
 from tests.helpers import REPO, read_topic, write_config
 
@@ -46,19 +47,27 @@ async def test_conditional_get_seen_index_and_broken_feeds(
     link = KafkaLink(broker.bootstrap, loaded.config.kafka)
     await ensure_topics(link)
     registry = CollectorRegistry()
-    service = IngestService(loaded, link, registry)
+    metrics = IngestMetrics.create(registry)
+    topic = link.topics.articles
+
+    async def publish(articles: list[Article]) -> None:
+        for a in articles:
+            await producer.send_and_wait(topic, a.model_dump_json().encode(), key=a.id.encode())
+
     feed = FeedConfig(url=feeds.url("a.xml"), name="A")
     feeds.feeds["a.xml"] = ServedFeed(rss(1, 2, 3))
     state = IngestState(tmp_path / "ingest.sqlite")
     async with aiohttp.ClientSession() as session:
-        assert await service.poll_once(feed, state, producer, session) == 0
-        assert await service.poll_once(feed, state, producer, session) == 0
+        service = FeedPoller(state, session, publish, metrics)
+        assert (await service.poll_once(feed)).published == 3
+        assert (await service.poll_once(feed)).error_streak == 0
         assert feeds.not_modified["a.xml"] == 1  # the second poll was a 304
         # a restart with the same state, and a feed that changed: only the new item goes out
         state.close()
         state = IngestState(tmp_path / "ingest.sqlite")
+        service = FeedPoller(state, session, publish, metrics)
         feeds.feeds["a.xml"] = ServedFeed(rss(2, 3, 4))
-        assert await service.poll_once(feed, state, producer, session) == 0, feeds.requests
+        assert (await service.poll_once(feed)).published == 1, feeds.requests
         published = await read_topic(broker.bootstrap, f"{prefix}.articles", at_least=4)
         titles = sorted(v.decode() for v in published)
         assert len(titles) == 4 and sum("Story 4" in t for t in titles) == 1
@@ -67,9 +76,9 @@ async def test_conditional_get_seen_index_and_broken_feeds(
         feeds.feeds["junk.xml"] = ServedFeed(b"<html>not a feed</html>")
         down = FeedConfig(url=feeds.url("down.xml"))
         junk = FeedConfig(url=feeds.url("junk.xml"))
-        assert await service.poll_once(down, state, producer, session) == 1
-        assert await service.poll_once(down, state, producer, session) == 2
-        assert await service.poll_once(junk, state, producer, session) == 1
+        assert (await service.poll_once(down)).error_streak == 1
+        assert (await service.poll_once(down)).error_streak == 2
+        assert (await service.poll_once(junk)).error_streak == 1
     state.close()
     assert registry.get_sample_value("mediawatch_ingest_articles_published_total") == 4
     assert registry.get_sample_value("mediawatch_ingest_fetch_errors_total") == 2
