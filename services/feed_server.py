@@ -14,6 +14,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from services.http import start_app
+
 
 @dataclass
 class ServedFeed:
@@ -76,11 +78,7 @@ class FeedServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/{path:.*}", self._serve)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await start_app(app, self.host)
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None

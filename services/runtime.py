@@ -18,6 +18,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from services.http import start_app
+
 #: Upper bound of a graceful shutdown; k8s terminationGracePeriodSeconds is set above it (30 s).
 SHUTDOWN_GRACE_S = 20.0
 
@@ -71,13 +73,7 @@ class MetricsServer:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._health)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self._port
+        self._runner, self.port = await start_app(app, self._host, self._port)
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None

@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from services.http import start_app
+
 
 @dataclass
 class FakeSlack:
@@ -20,11 +22,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/services/{hook:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await start_app(app)
 
     async def stop(self) -> None:
         if self._runner is not None:
