@@ -106,6 +106,13 @@ class EmbeddedBroker:
         while True:
             if self._process.returncode is not None:
                 raise BrokerError(f"embedded broker exited with code {self._process.returncode}")
+            try:  # a plain connect first, so the Kafka client never logs a refused connection
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
             admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
             try:
                 await admin.start()
