@@ -30,7 +30,7 @@ test: $(STAMP)
 
 # Benchmarks print JSON; see README "Benchmarks".
 bench: $(STAMP)
-	$(BIN)/python bench/detect_speed.py
+	$(BIN)/python bench/detect_speed.py $(ARGS)
 
 quality: $(STAMP)
 	$(BIN)/python bench/quality.py
