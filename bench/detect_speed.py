@@ -71,7 +71,7 @@ def make_articles(count: int, rng: random.Random) -> list[Article]:
 def vocabulary_of(articles: list[Article]) -> list[str]:
     """Words of five letters or more that occur in the articles."""
     frequency = Counter(w for a in articles for w in set(WORD_RE.findall(fold(a.text))))
-    return [w for w in frequency if len(w) >= 5 and not w.isdigit()]
+    return sorted(w for w in frequency if len(w) >= 5 and not w.isdigit())  # stable across runs
 
 
 def make_rules(
