@@ -1,4 +1,4 @@
-"""Keep feed fetches off private networks (SSRF): `is_public_address` and `guarded_socket`.
+"""Keep feed fetches off private networks (SSRF): `address_kind` and `socket_guard`.
 
 A feed URL is written by whoever edits the config or an OPML file, and a feed server picks where
 its redirects go; neither may make ingest reach the metadata service (169.254.169.254), the
@@ -44,10 +44,6 @@ def address_kind(address: str) -> str | None:
     if ip.is_unspecified or ip.is_reserved or not ip.is_global:
         return "reserved"
     return None
-
-
-def is_public_address(address: str) -> bool:
-    return address_kind(address) is None
 
 
 SocketFactory = Callable[[tuple[Any, ...]], socket.socket]

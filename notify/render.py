@@ -24,14 +24,12 @@ from detect.model import Alert, Match
 
 _FSI, _PDI = "\u2068", "\u2069"  # first-strong isolate: direction taken from the text itself
 TELEGRAM_LIMIT = 4096
-SLACK_SECTION_LIMIT = 3000
 TITLE_CHARS = 300
 SOURCE_CHARS = 80
 WORD_CHARS = 80
 MAX_WORDS = 12
 MAX_HEADLINES = 8
 MAX_OUTLETS = 10
-SNIPPET_CHARS = 80  # kept for callers that size a snippet
 
 
 @dataclass(frozen=True)
