@@ -25,10 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from detect.matcher import build_matcher  # noqa: E402
-from detect.normalize import WORD_RE, fold  # noqa: E402
 from detect.watchlist import Watchlist  # noqa: E402
 from ingest.model import Article  # noqa: E402
 from ingest.parse import parse_feed  # noqa: E402
+from text.fold import WORD_RE, fold  # noqa: E402
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -20,10 +20,10 @@ import re2
 
 from detect import query as q
 from detect.model import Alert, ArticleRef, Field_, Match, alert_id
-from detect.normalize import WORD_RE, FoldedText
 from detect.terms import TermTable
 from detect.watchlist import Rule, Watchlist
 from ingest.model import Article
+from text.fold import WORD_RE, FoldedText
 
 FIELDS: tuple[Field_, ...] = ("title", "text")
 MAX_SPANS = 20  # matched spans reported per alert
@@ -150,21 +150,24 @@ def _anchor(
 class _Field:
     text: FoldedText
     terms: TermTable
+    lang: str | None
     words: list[str]
     hits: frozenset[int]
     _positions: dict[int, list[int]] | None = None
     _offsets: list[tuple[int, int]] | None = None
 
     @classmethod
-    def of(cls, raw: str, terms: TermTable) -> "_Field":
+    def of(cls, raw: str, terms: TermTable, lang: str | None) -> "_Field":
         text = FoldedText.of(raw)
         words = WORD_RE.findall(text.folded)
-        return cls(text, terms, words, terms.terms_of_all(set(words)))
+        return cls(text, terms, lang, words, terms.terms_of_all(set(words), lang))
 
     def positions(self, term: int) -> list[int]:
         """Word indexes where `term` occurs (built once per field, on first need)."""
         if self._positions is None:
-            matching = {w: ts for w in set(self.words) if (ts := self.terms.terms_of(w))}
+            matching = {
+                w: ts for w in set(self.words) if (ts := self.terms.terms_of(w, self.lang))
+            }
             positions: dict[int, list[int]] = defaultdict(list)
             for index, word in enumerate(self.words):
                 if word in matching:
@@ -331,8 +334,8 @@ class QueryMatcher:
     def match(self, article: Article, *, now: datetime | None = None) -> list[Alert]:
         """Alerts for every rule that fires on `article`, in watchlist and rule order."""
         fields = {
-            "title": _Field.of(article.title, self.terms),
-            "text": _Field.of(article.text, self.terms),
+            "title": _Field.of(article.title, self.terms, article.lang),
+            "text": _Field.of(article.text, self.terms, article.lang),
         }
         doc = _Doc(fields, article.lang, article.source)  # type: ignore[arg-type]
         present = fields["title"].hits | fields["text"].hits

@@ -1,15 +1,11 @@
 """Which article words a query word matches, and a cached index from words to terms.
 
-What a query word matches (README "What a word matches" repeats this for analysts):
-- every word is folded (`detect.normalize.fold`); an Arabic word in an article may also carry
-  proclitics — و ف, ب ك ل, ال and their combinations (وبال، فلل …) — so هدنة matches وبالهدنة;
-  a query word written with ال matches with or without it;
-- a bare word (`violate`, `هدنة`) matches its light inflections:
-  English: +s, +es, +ed, +ing, and for words ending in e or y (violate → violates, violated,
-  violating; party → parties), with the final consonant doubled (cut → cutting);
-  Arabic: the accusative ا (قصفًا), the suffixes ه ها هم هما هن ك كم نا ي ان ين ون ات يه يين,
-  and for words ending in ة its ت forms (هدنة → هدنات، هدنتين، هدنته);
-  other scripts: the word itself;
+A query word is compiled once per language of its script (Latin: en and fr; Arabic: ar;
+Cyrillic: ru) by that language's analyser (`text.analysers`, which says what a word matches in
+each language). An article word is looked up with the analyser of the article's language, so
+French `grève` matches `grèves` in a French article and Russian `переговоры` matches
+`переговоров`. Three kinds of terms:
+- a bare word (`violate`, `هدنة`) matches its inflections in the article's language;
 - a word inside quotes ("وقف إطلاق النار", "violated the ceasefire") matches only itself
   (folded, Arabic proclitics allowed): no inflections;
 - `word*` matches every word that starts with `word` (after the proclitics).
@@ -18,104 +14,33 @@ What a query word matches (README "What a word matches" repeats this for analyst
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from detect.normalize import fold, is_arabic
 from detect.query import MIN_PREFIX
+from text.analysers import STEMMED, analyser_for, analysers_of_script, script_of
+from text.fold import fold
 
-_CONJUNCTIONS = ("", "و", "ف")
-_PREPOSITIONS = ("", "ب", "ك", "ل")
-MIN_STEM = 2  # shortest Arabic stem left once proclitics are removed
-
-
-def _proclitics() -> tuple[str, ...]:
-    prefixes = {c + p + a for c in _CONJUNCTIONS for p in _PREPOSITIONS for a in ("", "ال")}
-    prefixes |= {c + "لل" for c in _CONJUNCTIONS}  # ل + ال is written لل
-    prefixes.discard("")
-    return tuple(sorted(prefixes, key=len))
+_Stems = dict[str, list[tuple[int, frozenset[str]]]]
 
 
-PROCLITICS = _proclitics()
-AR_SUFFIXES = frozenset(
-    {
-        "",
-        "ا",
-        "ه",
-        "ها",
-        "هم",
-        "هما",
-        "هن",
-        "ك",
-        "كم",
-        "نا",
-        "ي",
-        "ان",
-        "ين",
-        "ون",
-        "ات",
-        "يه",
-        "يين",
-    }
-)
-AR_TA_SUFFIXES = frozenset({"ه", "ات", "ان", "ين", "ي", "ها", "هم", "ك", "كم", "نا"})
-EN_SUFFIXES = frozenset({"", "s", "es", "ed", "ing"})
-ALL_SUFFIXES = tuple(
-    sorted(
-        AR_SUFFIXES
-        | {"ت" + s for s in AR_TA_SUFFIXES}
-        | EN_SUFFIXES
-        | {"ies", "ied", "e", "ing", "ed"}
-        | {c + s for c in "bdfgklmnprstvz" for s in ("ing", "ed")},
-        key=len,
-    )
-)
+def _stems() -> _Stems:
+    return defaultdict(list)
 
 
-def strip_article(word: str) -> str:
-    """A query word without its Arabic definite article (الهدنة → هدنه)."""
-    if word.startswith("ال") and len(word) - 2 >= MIN_STEM and is_arabic(word):
-        return word[2:]
-    return word
-
-
-def inflections(word: str) -> list[tuple[str, frozenset[str]]]:
-    """(base, allowed suffixes) pairs: the word matches base + any allowed suffix."""
-    if is_arabic(word):
-        if word.endswith("ه") and len(word) > MIN_STEM:  # ة: هدنه, هدنات, هدنتين
-            return [(word[:-1], frozenset({"ه", "ات"} | {"ت" + s for s in AR_TA_SUFFIXES}))]
-        return [(word, AR_SUFFIXES)]
-    if not word.isascii():
-        return [(word, frozenset({""}))]
-    forms = [(word, EN_SUFFIXES)]
-    if word.endswith("e") and len(word) > 2:
-        forms.append((word[:-1], frozenset({"ing", "ed"})))
-    if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
-        forms.append((word[:-1], frozenset({"ies", "ied"})))
-    if word[-1] in "bdfgklmnprstvz" and len(word) > 2 and word[-2] in "aeiou":
-        forms.append((word, frozenset({word[-1] + "ing", word[-1] + "ed"})))
-    return forms
-
-
-def text_variants(token: str) -> tuple[str, ...]:
-    """A folded article word and its stems without proclitics."""
-    if not is_arabic(token):
-        return (token,)
-    out = [token]
-    for prefix in PROCLITICS:
-        if token.startswith(prefix) and len(token) - len(prefix) >= MIN_STEM:
-            out.append(token[len(prefix) :])
-    return tuple(out)
+def _ids() -> dict[str, list[int]]:
+    return defaultdict(list)
 
 
 @dataclass
 class TermTable:
     """Every distinct query word of all rules, and the cache from article words to them."""
 
-    exact: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    stems: dict[str, list[tuple[int, frozenset[str]]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    prefixes: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    #: per language: base → (term, allowed suffixes), exact form → terms, prefix → terms
+    stems: dict[str, _Stems] = field(default_factory=lambda: defaultdict(_stems))
+    exact: dict[str, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(_ids))
+    prefixes: dict[str, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(_ids))
     _ids: dict[tuple[str, str], int] = field(default_factory=dict)
-    _cache: dict[str, frozenset[int]] = field(default_factory=dict)
+    _cache: dict[str | None, dict[str, frozenset[int]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
     cache_limit: int = 500_000
 
     def __len__(self) -> int:
@@ -133,57 +58,63 @@ class TermTable:
         return term_id, True
 
     def word(self, word: str) -> int:
-        key = strip_article(fold(word))
+        key = fold(word)
         term_id, new = self._id("word", key)
         if new:
-            for base, suffixes in inflections(key):
-                self.stems[base].append((term_id, suffixes))
+            for analyser in analysers_of_script(script_of(key)):
+                for base, suffixes in analyser.bases(key):
+                    self.stems[analyser.lang][base].append((term_id, suffixes))
         return term_id
 
     def exact_word(self, word: str) -> int:
-        key = strip_article(fold(word))
+        key = fold(word)
         term_id, new = self._id("exact", key)
         if new:
-            self.exact[key].append(term_id)
+            for analyser in analysers_of_script(script_of(key)):
+                self.exact[analyser.lang][analyser.query_key(key)].append(term_id)
         return term_id
 
     def prefix(self, stem: str) -> int:
-        key = strip_article(fold(stem))
+        key = fold(stem)
         term_id, new = self._id("prefix", key)
         if new:
-            self.prefixes[key].append(term_id)
+            for analyser in analysers_of_script(script_of(key)):
+                self.prefixes[analyser.lang][analyser.query_key(key)].append(term_id)
         return term_id
 
-    def terms_of_all(self, tokens: set[str]) -> frozenset[int]:
-        """Ids of every term any of `tokens` matches (the per-article hot path)."""
-        cache = self._cache
+    def terms_of_all(self, tokens: set[str], lang: str | None = None) -> frozenset[int]:
+        """Ids of every term any of `tokens` (folded words of a text in `lang`) matches: the
+        per-article hot path."""
+        cache = self._cache[lang]
         for token in tokens - cache.keys():
-            self.terms_of(token)
+            self.terms_of(token, lang)
         try:
             return frozenset().union(*map(cache.__getitem__, tokens))
         except KeyError:  # the cache was cleared while filling it: rare, slow path
-            return frozenset().union(*map(self.terms_of, tokens))
+            return frozenset().union(*(self.terms_of(t, lang) for t in tokens))
 
-    def terms_of(self, token: str) -> frozenset[int]:
-        """Ids of every term the folded article word `token` matches (cached)."""
-        cached = self._cache.get(token)
+    def terms_of(self, token: str, lang: str | None = None) -> frozenset[int]:
+        """Ids of every term the folded article word `token` matches (cached per language)."""
+        cache = self._cache[lang]
+        cached = cache.get(token)
         if cached is not None:
             return cached
+        analyser = analyser_for(lang, token)
+        stems = self.stems.get(analyser.lang, {})
+        exact = self.exact.get(analyser.lang, {})
+        prefixes = self.prefixes.get(analyser.lang, {})
         found: set[int] = set()
-        for variant in text_variants(token):
-            found.update(self.exact.get(variant, ()))
-            for suffix in ALL_SUFFIXES:
-                if len(suffix) >= len(variant):
-                    break
-                if variant.endswith(suffix):
-                    base = variant[: len(variant) - len(suffix)] if suffix else variant
-                    for term_id, allowed in self.stems.get(base, ()):
-                        if suffix in allowed:
-                            found.add(term_id)
-            for end in range(MIN_PREFIX, len(variant) + 1):
-                found.update(self.prefixes.get(variant[:end], ()))
+        for variant in analyser.variants(token):
+            found.update(exact.get(variant, ()))
+            for base, suffix in analyser.splits(variant):
+                for term_id, allowed in stems.get(base, ()):
+                    if allowed is STEMMED or suffix in allowed:
+                        found.add(term_id)
+            if prefixes:
+                for end in range(MIN_PREFIX, len(variant) + 1):
+                    found.update(prefixes.get(variant[:end], ()))
         result = frozenset(found)
-        if len(self._cache) >= self.cache_limit:
-            self._cache.clear()
-        self._cache[token] = result
+        if len(cache) >= self.cache_limit:
+            cache.clear()
+        cache[token] = result
         return result

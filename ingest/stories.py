@@ -2,7 +2,7 @@
 
 Syndicated and lightly rewritten copies (a wire story on ten sites, each with its own headline
 decoration) share most content words of their headline and lead. Each article becomes the set of
-its folded content words (`ingest.textnorm`, Arabic and English) over the title and the lead's
+its folded content words (`text.compare`) over the title and the lead's
 first `LEAD_CHARS` characters; MinHash (datasketch) estimates the Jaccard similarity of two such
 sets and an LSH index finds the candidates in sub-linear time. An article joins the story of its
 most similar earlier article within the time window when the similarity reaches the threshold,
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ingest.model import Article
-from ingest.textnorm import words
+from text.compare import content_words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,9 +45,9 @@ SEED = 1
 SCHEME = "affine32"
 
 
-def shingles(title: str, text: str) -> set[str]:
+def shingles(title: str, text: str, lang: str | None = None) -> set[str]:
     """The set an article is compared by: content words of title and lead."""
-    return set(words(title)) | set(words(text[:LEAD_CHARS]))
+    return set(content_words(title, lang)) | set(content_words(text[:LEAD_CHARS], lang))
 
 
 def signature(tokens: set[str], permutations: Any = None) -> "MinHash":
@@ -104,7 +104,7 @@ class StoryIndex:
 
     def similarity(self, a: Article, b: Article) -> float:
         """Estimated Jaccard similarity of two articles' shingles."""
-        sa, sb = shingles(a.title, a.text), shingles(b.title, b.text)
+        sa, sb = shingles(a.title, a.text, a.lang), shingles(b.title, b.text, b.lang)
         if not sa or not sb:
             return 0.0
         return float(signature(sa).jaccard(signature(sb)))
@@ -116,7 +116,7 @@ class StoryIndex:
         known = self._entries.get(article.id)
         if known is not None:
             return known[0].story_id, None
-        tokens = shingles(article.title, article.text)
+        tokens = shingles(article.title, article.text, article.lang)
         if not tokens:
             return article.id, None
         import numpy as np

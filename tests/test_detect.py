@@ -7,13 +7,13 @@ import pytest
 from detect.errors import QueryError
 from detect.matcher import build_matcher
 from detect.model import Alert
-from detect.normalize import FoldedText, fold
 from detect.query import parse_query
 from detect.terms import TermTable
 from detect.watchlist import Watchlist
 from ingest.model import Article
 from services.config import load_watchlists, watchlist_paths
 from tests.helpers import REPO, fixture_article
+from text.fold import FoldedText, fold
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

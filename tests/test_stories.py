@@ -10,12 +10,13 @@ from prometheus_client import CollectorRegistry
 from ingest.model import Article
 from ingest.state import IngestState
 from ingest.stories import DEFAULT_THRESHOLD, StoryIndex
-from ingest.textnorm import fold, words
 from services.broker import EmbeddedBroker
 from services.config import FeedConfig, IngestConfig
 from services.feed_server import FeedServer, ServedFeed
 from services.ingest_service import FeedPoller, IngestMetrics, client_session, story_index
 from tests.helpers import REPO, read_topic
+from text.compare import content_words as words
+from text.fold import fold
 
 sys.path.insert(0, str(REPO / "bench"))
 import story_pairs
