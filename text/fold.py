@@ -1,8 +1,8 @@
 """One folding for every language, applied to whole texts at C speed.
 
 `fold(text)`:
-- lower case; Unicode NFKC, so full-width letters, Arabic presentation forms and ligatures
-  (ﻻ, ﬁ) become the letters they show, and decomposed accents are composed;
+- lower case; Unicode NFKC where it matters, so full-width letters, Arabic presentation forms
+  and ligatures (ﻻ, ﬁ) become the letters they show, and decomposed accents are composed;
 - removed: Arabic diacritics (harakat, shadda, sukun, dagger alef, Quranic marks), tatweel,
   leftover combining accents, and invisible format characters (zero-width joiners, soft
   hyphen, bidi marks), none of which changes a word;
@@ -43,6 +43,10 @@ _DIGITS = str.maketrans(
     {**{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)}}
 )
 _DIGITS_RE = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
+#: What NFKC is applied for: decomposed accents, Latin ligatures, Arabic presentation forms,
+#: full-width and half-width forms. Other compatibility characters (…, no-break space) are not
+#: parts of words, and leaving them alone keeps offsets one-to-one for nearly every text.
+_NFKC_RE = re.compile("[\u0300-\u036f\ufb00-\ufdff\ufe70-\ufefe\uff00-\uffef]")
 #: A word: a run of letters, digits (and underscores). Apostrophes and hyphens separate words,
 #: so French elision (l'armée) and compounds (cessez-le-feu) are several words.
 WORD_RE = re.compile(r"\w+")
@@ -59,7 +63,7 @@ def _fold(lowered: str) -> tuple[str, bool]:
     if lowered.isascii():
         return lowered, False
     composed = False
-    if not unicodedata.is_normalized("NFKC", lowered):
+    if _NFKC_RE.search(lowered):
         normal = unicodedata.normalize("NFKC", lowered)
         composed = normal != lowered
         lowered = normal
