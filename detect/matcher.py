@@ -11,7 +11,7 @@ time. `build_matcher` is the only constructor the service layer uses.
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Protocol
@@ -19,8 +19,12 @@ from typing import Protocol
 import re2
 
 from detect import query as q
+from detect.classifier import MODEL_PATH, EventClassifier
+from detect.frames import TRIGGERS, read_sentences
+from detect.lexicon import CueTable
 from detect.model import Alert, ArticleRef, Field_, Match, alert_id
 from detect.terms import TermTable
+from detect.verdict import Reading, Verdict, decide_frame, query_verdict
 from detect.watchlist import Rule, Watchlist
 from ingest.model import Article
 from text.fold import WORD_RE, FoldedText
@@ -165,9 +169,7 @@ class _Field:
     def positions(self, term: int) -> list[int]:
         """Word indexes where `term` occurs (built once per field, on first need)."""
         if self._positions is None:
-            matching = {
-                w: ts for w in set(self.words) if (ts := self.terms.terms_of(w, self.lang))
-            }
+            matching = {w: ts for w in set(self.words) if (ts := self.terms.terms_of(w, self.lang))}
             positions: dict[int, list[int]] = defaultdict(list)
             for index, word in enumerate(self.words):
                 if word in matching:
@@ -176,10 +178,15 @@ class _Field:
             self._positions = positions
         return self._positions.get(term, [])
 
-    def match(self, name: Field_, first: int, last: int) -> Match:
+    def word_offsets(self) -> list[tuple[int, int]]:
+        """(start, end) of every word in the folded text."""
         if self._offsets is None:
             self._offsets = [m.span() for m in WORD_RE.finditer(self.text.folded)]
-        start, end = self.text.original_span(self._offsets[first][0], self._offsets[last][1])
+        return self._offsets
+
+    def match(self, name: Field_, first: int, last: int) -> Match:
+        offsets = self.word_offsets()
+        start, end = self.text.original_span(offsets[first][0], offsets[last][1])
         return Match(text=self.text.original[start:end], field=name, start=start, end=end)
 
 
@@ -263,9 +270,13 @@ def _near(a0: int, a1: int, b0: int, b1: int, distance: int, ordered: bool) -> b
 class _Compiled:
     watchlist: Watchlist
     rule: Rule
-    node: _Node | None  # None for regex rules
+    node: _Node | None  # None for regex rules and frame rules without a query
     clauses: tuple[frozenset[int], ...] = ()
     regex: "re2._Regexp | None" = None
+
+    @property
+    def frame(self) -> str | None:
+        return self.rule.frame
 
 
 @dataclass
@@ -282,6 +293,11 @@ class QueryMatcher:
     _document_frequency: Counter[int] = field(default_factory=Counter)
     _articles_seen: int = 0
     _next_reanchor: int = 256
+    #: the second stage of frame rules; None: frames decide alone
+    classifier: EventClassifier | None = None
+    _cues: CueTable | None = None
+    _frame_rules: list[int] = field(default_factory=list)  # frame rules without a query
+    _triggers: dict[str, frozenset[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for watchlist in self.watchlists:
@@ -290,7 +306,13 @@ class QueryMatcher:
                 regex = re2.compile(rule.regex, _re2_options()) if rule.regex else None
                 clauses = tuple(_clauses(node)) if node is not None else ()
                 self._rules.append(_Compiled(watchlist, rule, node, clauses, regex))
-        self._regex_rules = [i for i, c in enumerate(self._rules) if c.node is None]
+        self._regex_rules = [i for i, c in enumerate(self._rules) if c.regex is not None]
+        if any(c.frame for c in self._rules):
+            self._cues = CueTable.build(self.terms)
+            self._triggers = {
+                event: self._cues.first_terms(categories) for event, categories in TRIGGERS.items()
+            }
+            self._frame_rules = [i for i, c in enumerate(self._rules) if c.frame and c.node is None]
         weight = self.terms.weights()
         self._index_anchors(lambda term: 1.0 / weight[term])  # longer words: rarer, at first
         if self._regex_rules:
@@ -307,7 +329,7 @@ class QueryMatcher:
         always = []
         for index, compiled in enumerate(self._rules):
             if compiled.node is None:
-                continue
+                continue  # regex rules and frame rules without a query
             anchor = _anchor(compiled.clauses, cost)
             if anchor is None:
                 always.append(index)
@@ -333,11 +355,11 @@ class QueryMatcher:
 
     def match(self, article: Article, *, now: datetime | None = None) -> list[Alert]:
         """Alerts for every rule that fires on `article`, in watchlist and rule order."""
-        fields = {
+        fields: dict[Field_, _Field] = {
             "title": _Field.of(article.title, self.terms, article.lang),
             "text": _Field.of(article.text, self.terms, article.lang),
         }
-        doc = _Doc(fields, article.lang, article.source)  # type: ignore[arg-type]
+        doc = _Doc(fields, article.lang, article.source)
         present = fields["title"].hits | fields["text"].hits
         self._learn(present)
         by_anchor = self._by_anchor
@@ -345,6 +367,7 @@ class QueryMatcher:
             chain(self._always, *map(by_anchor.__getitem__, present & by_anchor.keys()))
         )
         fired: dict[int, list[Match]] = {}
+        narrowed: dict[int, list[Match]] = {}  # frame rules whose query matched
         for index in candidates:
             compiled = self._rules[index]
             if not all(not clause.isdisjoint(present) for clause in compiled.clauses):
@@ -354,16 +377,72 @@ class QueryMatcher:
             assert compiled.node is not None
             spans = _eval(compiled.node, doc, FIELDS)
             if spans is not None:
-                fired[index] = [doc.fields[f].match(f, a, b) for f, a, b in spans[: MAX_SPANS * 2]]
+                found = [doc.fields[f].match(f, a, b) for f, a, b in spans[: MAX_SPANS * 2]]
+                (narrowed if compiled.frame else fired)[index] = found
         if self._regex_set is not None:
             fired.update(self._match_regexes(article))
-        if not fired:
+        texts: dict[Field_, str] = {"title": article.title, "text": article.text}
+        verdicts = {
+            index: query_verdict(
+                self._rules[index].rule.event,
+                sorted(set(found), key=_reading_order),
+                "regex" if self._rules[index].regex is not None else "query",
+                texts,
+            )
+            for index, found in fired.items()
+        }
+        if self._cues is not None:
+            verdicts.update(self._frame_verdicts(article, fields, present, narrowed))
+        if not verdicts:
             return []
         detected_at = now or datetime.now(UTC)
         ref = ArticleRef.of(article)  # shared by the article's alerts
         return [
-            self._alert(self._rules[i], article, ref, fired[i], detected_at) for i in sorted(fired)
+            self._alert(self._rules[i], article, ref, verdicts[i], detected_at)
+            for i in sorted(verdicts)
         ]
+
+    def _frame_verdicts(
+        self,
+        article: Article,
+        fields: dict[Field_, _Field],
+        present: frozenset[int],
+        narrowed: dict[int, list[Match]],
+    ) -> dict[int, Verdict]:
+        """Verdicts of the frame rules: frames find candidate sentences, the classifier
+        decides, each rule applies its threshold."""
+        assert self._cues is not None
+        rules = [
+            i
+            for i in chain(self._frame_rules, narrowed)
+            if self._language_ok(self._rules[i], article)
+        ]
+        events = {
+            e
+            for i in rules
+            if (e := self._rules[i].frame) and not present.isdisjoint(self._triggers[e])
+        }
+        if not events:
+            return {}
+        sentences = read_sentences(fields, self._cues, article.lang, present)  # type: ignore[arg-type]
+        reading = Reading(fields, sentences)  # type: ignore[arg-type]
+        decided = {e: decide_frame(e, reading, self.classifier) for e in sorted(events)}
+        out = {}
+        for index in rules:
+            compiled = self._rules[index]
+            verdict = decided.get(compiled.frame or "")
+            if verdict is None:
+                continue
+            threshold = compiled.rule.min_confidence
+            if threshold is None:
+                threshold = compiled.watchlist.min_confidence
+            if threshold is None:
+                threshold = verdict.threshold
+            if verdict.confidence >= threshold:
+                out[index] = replace(
+                    verdict, matches=verdict.matches + tuple(narrowed.get(index, ()))
+                )
+        return out
 
     def _match_regexes(self, article: Article) -> dict[int, list[Match]]:
         assert self._regex_set is not None
@@ -399,23 +478,30 @@ class QueryMatcher:
         compiled: _Compiled,
         article: Article,
         ref: ArticleRef | None,
-        matches: list[Match],
+        verdict: Verdict,
         detected_at: datetime,
     ) -> Alert:
         story_id = article.story_id or article.id
-        unique = sorted(set(matches), key=lambda m: (m.field != "title", m.start, m.end))
+        unique = sorted(set(verdict.matches), key=_reading_order)
         return Alert(
             id=alert_id(compiled.watchlist.id, compiled.rule.id, story_id),
             watchlist=compiled.watchlist.id,
             rule=compiled.rule.id,
-            event=compiled.rule.event,
+            event=compiled.rule.event_type,
             severity=compiled.rule.severity,
             article=ref,
             matches=unique[:MAX_SPANS],
+            confidence=verdict.confidence,
+            evidence=verdict.evidence,
+            stages=list(verdict.stages),
             story_id=story_id,
             detected_at=detected_at,
             ingested_at=article.ingested_at,
         )
+
+
+def _reading_order(m: Match) -> tuple[bool, int, int]:
+    return (m.field != "title", m.start, m.end)
 
 
 def _re2_options() -> "re2.Options":
@@ -424,6 +510,12 @@ def _re2_options() -> "re2.Options":
     return options
 
 
-def build_matcher(watchlists: Sequence[Watchlist]) -> ArticleMatcher:
-    """The matcher for these watchlists (the service layer's only way to get one)."""
-    return QueryMatcher(watchlists)
+def build_matcher(
+    watchlists: Sequence[Watchlist], *, classifier: EventClassifier | bool | None = True
+) -> ArticleMatcher:
+    """The matcher for these watchlists (the service layer's only way to get one). Frame rules
+    use the shipped classifier unless `classifier` is False (frames alone) or another one."""
+    if classifier is True:
+        needs = any(rule.frame for watchlist in watchlists for rule in watchlist.rules)
+        classifier = EventClassifier.load() if needs and MODEL_PATH.exists() else None
+    return QueryMatcher(watchlists, classifier=classifier or None)

@@ -10,6 +10,8 @@ from ingest.model import Article
 
 Severity = Literal["low", "medium", "high", "critical"]
 Field_ = Literal["title", "text"]
+#: What decided an alert: a Boolean `query`, an RE2 `regex`, an event `frame`, the `classifier`.
+Stage = Literal["query", "regex", "frame", "classifier"]
 
 
 class Match(BaseModel):
@@ -60,6 +62,18 @@ class Alert(BaseModel):
     severity: Severity = Field(description="How urgent the rule's author judged it.")
     article: ArticleRef = Field(description="The article that matched.")
     matches: list[Match] = Field(description="Every matched span, in field and offset order.")
+    confidence: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Probability that the article reports the event (1 for a query or regex).",
+    )
+    evidence: Match | None = Field(
+        None, description="The sentence that reports the event, as a span of the article."
+    )
+    stages: list[Stage] = Field(
+        default_factory=list, description="Which stages decided, in order (e.g. frame, classifier)."
+    )
     story_id: str = Field(description="Story the article belongs to (the article id if alone).")
     detected_at: datetime = Field(description="When detect produced the alert.")
     ingested_at: datetime = Field(description="When the article entered the pipeline.")

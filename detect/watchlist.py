@@ -1,6 +1,6 @@
 """Watchlist models: what analysts write in YAML, validated before any article is matched."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import re2
 from pydantic import (
@@ -13,15 +13,18 @@ from pydantic import (
 )
 
 from detect.errors import QueryError
+from detect.frames import EVENTS
 from detect.model import Severity
 from detect.query import parse_query
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 MAX_QUERY_CHARS = 10_000
+Confidence = Annotated[float, Field(ge=0, le=1)]
 
 
 class Rule(BaseModel):
-    """One thing to watch for: a `query` in the query language, or an RE2 `regex`."""
+    """One thing to watch for: a `query` in the query language, an RE2 `regex`, or an event
+    `frame` of the shipped pack (optionally narrowed by a `query` that must also match)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -31,6 +34,12 @@ class Rule(BaseModel):
     description: str = ""
     query: Annotated[str, StringConstraints(max_length=MAX_QUERY_CHARS)] | None = None
     regex: Annotated[str, StringConstraints(max_length=MAX_QUERY_CHARS)] | None = None
+    frame: Literal[EVENTS] | None = Field(  # type: ignore[valid-type]
+        None, description="Event frame and classifier to detect (see docs/events.md)."
+    )
+    min_confidence: Confidence | None = Field(
+        None, description="Frame rules: the classifier probability from which the rule fires."
+    )
 
     @field_validator("query")
     @classmethod
@@ -64,9 +73,21 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _one_matcher(self) -> "Rule":
-        if (self.query is None) == (self.regex is None):
-            raise ValueError("give exactly one of query or regex")
+        if self.frame is not None:
+            if self.regex is not None:
+                raise ValueError("a frame rule cannot have a regex (a query may narrow it)")
+            if self.event is not None and self.event != self.frame:
+                raise ValueError(f"event {self.event!r} differs from frame {self.frame!r}")
+        elif (self.query is None) == (self.regex is None):
+            raise ValueError("give exactly one of query, regex or frame")
+        if self.min_confidence is not None and self.frame is None:
+            raise ValueError("min_confidence applies to frame rules only")
         return self
+
+    @property
+    def event_type(self) -> str | None:
+        """The event the rule reports: its `event`, or its frame's."""
+        return self.event or self.frame
 
 
 class Watchlist(BaseModel):
@@ -78,6 +99,9 @@ class Watchlist(BaseModel):
     title: str
     description: str = ""
     languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]] | None = None
+    min_confidence: Confidence | None = Field(
+        None, description="Default min_confidence of this watchlist's frame rules."
+    )
     rules: list[Rule] = Field(min_length=1)
 
     @field_validator("rules")

@@ -112,6 +112,16 @@ class FoldedText:
                 return offset + shift
             shift = moved
 
+    def folded_offset(self, original_offset: int) -> int:
+        """Offset in the folded text of the first character at or after `original_offset`."""
+        if len(self.folded) == len(self.original) and not self._composed:
+            return original_offset
+        if self._composed:
+            return bisect.bisect_left(self._slow_map(), original_offset)
+        if self._removed is None:
+            self._removed = [m.start() for m in _REMOVED_RE.finditer(self.original)]
+        return original_offset - bisect.bisect_left(self._removed, original_offset)
+
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Original (start, end) of the folded span [start, end)."""
         if end <= start:

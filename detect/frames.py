@@ -1,0 +1,351 @@
+"""Event frames: the five conflict events read inside one sentence, from cue lexicons.
+
+A frame is a trigger and an object found near each other in a sentence (violate × truce;
+cut/suspend/downgrade × relations, expel × ambassador; strike, shelling, rocket, drone; call,
+agree, enter into force × truce), plus what the sentence says about it:
+- **modality**: `realis`, or `threat` (threaten, warn, vow, does not rule out), `possible`
+  (will, could, may, considering) or `conditional` (if, unless, any state that) when such a cue
+  comes before the trigger;
+- **polarity**: negated when a negation comes right before the trigger ("did not violate",
+  "will not cut ties", "no air strikes");
+- **time**: historical when the sentence is a back-reference ("years ago", "on this day",
+  "which had cut ties").
+`frame_hits` applies the frames' own verdict rules ("frames alone"); `sentence_features` turns
+the same reading into the numbers the classifier (`detect.classifier`) weighs.
+
+Pure functions over a matched article's fields: no I/O.
+"""
+
+import bisect
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from detect.lexicon import CueTable, Entry
+from text.fold import FoldedText
+from text.sentences import sentence_spans
+
+EVENTS = (
+    "ceasefire_violation",
+    "threat_to_cut_relations",
+    "relations_cut",
+    "shelling_or_strike",
+    "ceasefire_call_or_agreement",
+)
+Modality = Literal["realis", "threat", "possible", "conditional"]
+Span = tuple[int, int]  # first and last word index in the field
+FieldName = Literal["title", "text"]
+
+#: Cue categories whose presence makes an article a candidate for an event (the prefilter).
+TRIGGERS: dict[str, tuple[str, ...]] = {
+    "ceasefire_violation": ("truce",),
+    "threat_to_cut_relations": ("relations", "envoy"),
+    "relations_cut": ("relations", "envoy"),
+    "shelling_or_strike": ("strike_strong", "weapon"),
+    "ceasefire_call_or_agreement": ("truce",),
+}
+#: Words between two cues for them to count as one phrase ("violated the ceasefire").
+NEAR = 6
+
+
+class MatchedField(Protocol):
+    """What frames need of a field the matcher has analysed."""
+
+    @property
+    def text(self) -> FoldedText: ...
+
+    def positions(self, term: int) -> list[int]: ...
+
+    def word_offsets(self) -> list[tuple[int, int]]: ...
+
+
+@dataclass
+class Sentence:
+    """One sentence of a field and the cues found in it."""
+
+    field: FieldName
+    index: int  # 0 for the title, then the text's sentences in order
+    words: tuple[int, int]  # word indexes [first, end)
+    chars: tuple[int, int]  # span in the original field text
+    cues: dict[str, list[Span]] = dataclasses.field(default_factory=dict)
+
+    def has(self, category: str) -> bool:
+        return bool(self.cues.get(category))
+
+    def get(self, category: str) -> list[Span]:
+        return self.cues.get(category, [])
+
+
+@dataclass(frozen=True)
+class FrameHit:
+    """A frame found in a sentence, with what the sentence says about it."""
+
+    event: str
+    sentence: Sentence
+    trigger: Span
+    modality: Modality
+    negated: bool
+    historical: bool
+
+    @property
+    def fires(self) -> bool:
+        """The frames' own verdict: the event is reported as happening."""
+        if self.negated or self.historical:
+            return False
+        if self.event == "threat_to_cut_relations":
+            return self.modality != "realis"
+        if self.event in ("relations_cut", "ceasefire_violation", "shelling_or_strike"):
+            return self.modality == "realis"
+        return True
+
+
+# ---- reading the sentences ----------------------------------------------------------------
+
+
+def _occurrences(entries: Sequence[Entry], f: MatchedField, present: frozenset[int]) -> list[Span]:
+    spans: list[Span] = []
+    for entry in entries:
+        if entry[0] not in present:
+            continue
+        starts = f.positions(entry[0])
+        if len(entry) > 1:
+            later = [set(f.positions(t)) for t in entry[1:]]
+            starts = [p for p in starts if all(p + k in s for k, s in enumerate(later, 1))]
+        spans.extend((p, p + len(entry) - 1) for p in starts)
+    return sorted(set(spans))
+
+
+def read_sentences(
+    fields: dict[FieldName, MatchedField],
+    cues: CueTable,
+    lang: str | None,
+    present: frozenset[int],
+) -> list[Sentence]:
+    """Every sentence of the title and text that holds at least one cue, with its cues."""
+    table = cues.of(lang)
+    sentences: list[Sentence] = []
+    for name in ("title", "text"):
+        f = fields[name]
+        found = {c: _occurrences(e, f, present) for c, e in table.items()}
+        found = {c: spans for c, spans in found.items() if spans}
+        if not found:
+            continue
+        if name == "title":
+            bounds = [(0, len(f.text.original))]
+        else:
+            bounds = sentence_spans(f.text.original)
+        starts = [s for s, _ in f.word_offsets()]
+        for number, (char_start, char_end) in enumerate(bounds, 0 if name == "title" else 1):
+            first = bisect.bisect_left(starts, f.text.folded_offset(char_start))
+            end = bisect.bisect_left(starts, f.text.folded_offset(char_end))
+            in_sentence = {
+                c: [s for s in spans if first <= s[0] < end] for c, spans in found.items()
+            }
+            in_sentence = {c: s for c, s in in_sentence.items() if s}
+            if in_sentence:
+                sentences.append(
+                    Sentence(name, number, (first, end), (char_start, char_end), in_sentence)
+                )
+    return sentences
+
+
+# ---- relations between cues ----------------------------------------------------------------
+
+
+def _near(a: list[Span], b: list[Span], distance: int = NEAR) -> list[Span]:
+    """Spans of `a` with a span of `b` at most `distance` words away (either side)."""
+    return [x for x in a if any(y[0] - x[1] <= distance and x[0] - y[1] <= distance for y in b)]
+
+
+def _before(cue: list[Span], target: Span, distance: int) -> bool:
+    """A `cue` span ends within `distance` words before `target` starts."""
+    return any(0 <= target[0] - c[1] <= distance for c in cue)
+
+
+def _inside(span: Span, others: list[Span]) -> bool:
+    return any(o[0] <= span[0] and span[1] <= o[1] and o != span for o in others)
+
+
+def _modality(s: Sentence, trigger: Span) -> Modality:
+    if _before(s.get("threat"), trigger, 12):
+        return "threat"
+    if _before(s.get("condition"), trigger, 14):
+        return "conditional"
+    if _before(s.get("modal"), trigger, 5):
+        return "possible"
+    return "realis"
+
+
+def _negated(s: Sentence, trigger: Span) -> bool:
+    return _before(s.get("negation"), trigger, 2) or _before(s.get("deny"), trigger, 6)
+
+
+def _hit(event: str, s: Sentence, trigger: Span) -> FrameHit:
+    return FrameHit(
+        event,
+        s,
+        trigger,
+        _modality(s, trigger),
+        _negated(s, trigger),
+        s.has("history"),
+    )
+
+
+# ---- the five frames -----------------------------------------------------------------------
+
+
+def _violation(s: Sentence) -> FrameHit | None:
+    truce = [t for t in s.get("truce") if not _near([t], s.get("metaphor"), 2)]
+    if not truce:
+        return None
+    violations = [
+        v
+        for v in _near(s.get("violate"), truce)
+        if not (_before(s.get("negation"), v, 2) or _inside(v, s.get("hold")))
+    ]
+    if violations:
+        return _hit("ceasefire_violation", s, violations[0])
+    strikes = _strikes(s)
+    despite = _near(s.get("despite"), truce, 3)
+    if despite and strikes:
+        return _hit("ceasefire_violation", s, despite[0])
+    after = _near(s.get("after"), truce, 4)
+    if after and strikes and (s.has("entry") or s.has("agree")) and not s.has("expire"):
+        return _hit("ceasefire_violation", s, after[0])
+    return None
+
+
+def _strikes(s: Sentence) -> list[Span]:
+    false = s.get("strike_false")
+    strong = [x for x in s.get("strike_strong") if not _near([x], false, 0)]
+    weak = [x for x in _near(s.get("strike_weak"), s.get("weapon"), 3) if not _near([x], false, 0)]
+    return sorted(strong + weak)
+
+
+def _strike(s: Sentence) -> FrameHit | None:
+    strikes = _strikes(s)
+    if not strikes:
+        return None
+    for x in strikes:
+        hit = _hit("shelling_or_strike", s, x)
+        if not hit.negated:
+            return hit
+    return _hit("shelling_or_strike", s, strikes[0])
+
+
+def _rupture(s: Sentence) -> Span | None:
+    """Where the sentence speaks of ending diplomatic relations or expelling the envoy."""
+    if s.has("business") and not s.has("diplomatic") and not s.has("envoy"):
+        return None
+    relations = s.get("relations")
+    for cue in ("cut", "downgrade"):
+        found = _near(s.get(cue), relations, 4)
+        if found:
+            return found[0]
+    envoy = s.get("envoy")
+    for cue in ("expel", "downgrade", "close"):
+        found = _near(s.get(cue), envoy, 5)
+        if found:
+            return found[0]
+    recall = _near(s.get("recall"), envoy, 4)
+    if recall and not s.has("consult"):
+        return recall[0]
+    return None
+
+
+def _threat(s: Sentence) -> FrameHit | None:
+    trigger = _rupture(s)
+    if trigger is None:
+        return None
+    hit = _hit("threat_to_cut_relations", s, trigger)
+    if hit.modality == "realis" and _near(s.get("threat"), [trigger], 8):
+        hit = FrameHit(hit.event, s, trigger, "threat", hit.negated, hit.historical)
+    return hit
+
+
+def _cut(s: Sentence) -> FrameHit | None:
+    trigger = _rupture(s)
+    if trigger is None:
+        return None
+    hit = _hit("relations_cut", s, trigger)
+    if _near(s.get("restore"), [trigger], 6):
+        return FrameHit(hit.event, s, trigger, hit.modality, True, hit.historical)
+    return hit
+
+
+def _agreement(s: Sentence) -> FrameHit | None:
+    truce = [t for t in s.get("truce") if not _near([t], s.get("metaphor"), 2)]
+    if not truce:
+        return None
+    for cue, distance in (("call", 8), ("agree", 6), ("entry", 6), ("respect", 4)):
+        found = _near(s.get(cue), truce, distance)
+        if found:
+            hit = _hit("ceasefire_call_or_agreement", s, found[0])
+            if cue in ("call", "respect") or not hit.negated:
+                return FrameHit(hit.event, s, found[0], "realis", hit.negated, hit.historical)
+    return None
+
+
+FRAMES: dict[str, Callable[[Sentence], FrameHit | None]] = {
+    "ceasefire_violation": _violation,
+    "threat_to_cut_relations": _threat,
+    "relations_cut": _cut,
+    "shelling_or_strike": _strike,
+    "ceasefire_call_or_agreement": _agreement,
+}
+
+
+def frame_hits(sentences: Sequence[Sentence], event: str) -> list[FrameHit]:
+    """Every sentence's frame for `event` (fired or not: the classifier sees both)."""
+    frame = FRAMES[event]
+    return [hit for s in sentences if (hit := frame(s)) is not None]
+
+
+# ---- features for the classifier -----------------------------------------------------------
+
+CATEGORIES = (
+    "truce", "violate", "accuse", "despite", "after", "entry", "expire", "hold",
+    "strike_strong", "weapon", "strike_weak", "strike_false", "relations", "diplomatic", "cut",
+    "downgrade", "expel", "envoy", "recall", "close", "threat", "modal", "condition",
+    "negation", "deny", "history", "restore", "summon", "consult", "call", "agree", "respect",
+    "business", "metaphor",
+)  # fmt: skip
+_PAIRS = (
+    ("violate", "truce"), ("despite", "truce"), ("after", "truce"), ("entry", "truce"),
+    ("expire", "truce"), ("hold", "truce"), ("call", "truce"), ("agree", "truce"),
+    ("respect", "truce"), ("accuse", "violate"), ("cut", "relations"),
+    ("downgrade", "relations"), ("expel", "envoy"), ("recall", "envoy"), ("close", "envoy"),
+    ("summon", "envoy"), ("restore", "relations"), ("threat", "cut"), ("modal", "cut"),
+    ("negation", "cut"), ("negation", "strike_strong"), ("deny", "strike_strong"),
+    ("weapon", "strike_weak"), ("metaphor", "truce"), ("business", "relations"),
+)  # fmt: skip
+FEATURES: tuple[str, ...] = (
+    tuple(f"has:{c}" for c in CATEGORIES)
+    + tuple(f"near:{a}+{b}" for a, b in _PAIRS)
+    + tuple(f"frame:{e}" for e in EVENTS)
+    + tuple(f"fires:{e}" for e in EVENTS)
+    + tuple(f"modality:{m}" for m in ("threat", "possible", "conditional"))
+    + ("negated", "historical", "is_title", "title_has:truce", "title_has:relations")
+)
+
+
+def sentence_features(
+    s: Sentence, event: str, hit: FrameHit | None, title: Sentence | None
+) -> list[float]:
+    """The numbers the classifier weighs for `event` in sentence `s` (order: `FEATURES`)."""
+    values = [float(s.has(c)) for c in CATEGORIES]
+    values += [float(bool(_near(s.get(a), s.get(b)))) for a, b in _PAIRS]
+    hits = {e: FRAMES[e](s) for e in EVENTS}
+    values += [float(hits[e] is not None) for e in EVENTS]
+    values += [float(hits[e] is not None and hits[e].fires) for e in EVENTS]  # type: ignore[union-attr]
+    modality = hit.modality if hit else "realis"
+    values += [float(modality == m) for m in ("threat", "possible", "conditional")]
+    values += [
+        float(bool(hit and hit.negated)),
+        float(bool(hit and hit.historical)),
+        float(s.field == "title"),
+        float(bool(title and title.has("truce"))),
+        float(bool(title and title.has("relations"))),
+    ]
+    return values
