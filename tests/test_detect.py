@@ -158,7 +158,7 @@ def test_regex_rules_use_re2_and_report_spans() -> None:
         ({"regex": r"(\w)\1"}, "not supported by RE2"),
         ({"regex": r"(?<=a)b"}, "not supported by RE2"),
         ({"regex": "a*"}, "matches the empty string"),
-        ({"query": "x", "regex": "y"}, "exactly one of query or regex"),
+        ({"query": "x", "regex": "y"}, "exactly one of query, regex or frame"),
     ],
 )
 def test_bad_rules_are_rejected_with_a_reason(rule: dict[str, str], message: str) -> None:
