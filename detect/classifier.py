@@ -8,9 +8,10 @@ regression per event, trained on the corpus's train split only (`bench/train_eve
 weighs both; its score is calibrated on the dev split (Platt scaling) into a probability, and
 the event fires from the threshold that maximised dev F1, unless a watchlist sets its own.
 
-The model file `detect/models/conflict.npz` holds, per event: `w_<event>` (feature weights,
-then embedding weights), `b_<event>`, `platt_<event>` (a, b) and `threshold_<event>`, plus the
-feature names it was trained with, so a model and code that disagree fail at load.
+The model file `detect/models/conflict.npz` holds, per variant and event:
+`<variant>/w_<event>` (feature weights, then embedding weights), `b_`, `platt_` (a, b) and
+`threshold_`, plus the feature names it was trained with, so that a model and code that
+disagree fail at load.
 """
 
 import json
@@ -36,6 +37,11 @@ class SentenceEncoder:
         self._threads = threads
         self._model: Any = None
         self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load the weights now (a service calls this at start, so the first alert is not
+        two seconds late)."""
+        self.encode(["warm up"])
 
     def encode(self, sentences: Sequence[str]) -> "np.ndarray":
         import numpy as np
@@ -79,8 +85,13 @@ class EventClassifier:
 
     @classmethod
     def load(
-        cls, path: Path = MODEL_PATH, encoder: SentenceEncoder | None = None
+        cls,
+        path: Path = MODEL_PATH,
+        variant: str = "hybrid",
+        encoder: SentenceEncoder | None = None,
     ) -> "EventClassifier":
+        """The models of one `variant` of the file: `hybrid` ships; `encoder` (embedding
+        alone) and `frames` (frame features alone) are there for `make quality`."""
         import numpy as np
 
         with np.load(path, allow_pickle=False) as data:
@@ -90,19 +101,21 @@ class EventClassifier:
                     f"{path}: trained with other frame features than this code computes; "
                     "retrain with bench/train_events.py"
                 )
+            if variant not in meta["variants"]:
+                raise ValueError(f"{path}: no variant {variant!r} (has {meta['variants']})")
             models = {
                 event: EventModel(
-                    weights=np.asarray(data[f"w_{event}"], dtype=np.float32),
-                    bias=float(data[f"b_{event}"]),
-                    platt=(float(data[f"platt_{event}"][0]), float(data[f"platt_{event}"][1])),
-                    threshold=float(data[f"threshold_{event}"]),
+                    weights=np.asarray(data[f"{variant}/w_{event}"], dtype=np.float32),
+                    bias=float(data[f"{variant}/b_{event}"]),
+                    platt=tuple(float(v) for v in data[f"{variant}/platt_{event}"]),  # type: ignore[arg-type]
+                    threshold=float(data[f"{variant}/threshold_{event}"]),
                 )
                 for event in EVENTS
-                if f"w_{event}" in data
+                if f"{variant}/w_{event}" in data
             }
-        uses_encoder = bool(meta.get("embedding_dim", 0))
+        uses_encoder = any(len(m.weights) > len(FEATURES) for m in models.values())
         return cls(
             models,
             (encoder or SentenceEncoder()) if uses_encoder else None,
-            str(meta.get("version", "")),
+            f"{meta.get('version', '')}/{variant}",
         )

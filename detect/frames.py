@@ -167,18 +167,34 @@ def _inside(span: Span, others: list[Span]) -> bool:
     return any(o[0] <= span[0] and span[1] <= o[1] and o != span for o in others)
 
 
-def _modality(s: Sentence, trigger: Span) -> Modality:
-    if _before(s.get("threat"), trigger, 12):
+def _within(cue: list[Span], target: Span, distance: int) -> bool:
+    """A `cue` span at most `distance` words from `target`, on either side."""
+    return any(target[0] - c[1] <= distance and c[0] - target[1] <= distance for c in cue)
+
+
+def _modality(s: Sentence, trigger: Span, reach: int = 15) -> Modality:
+    # threats and conditions are often said after the act: "breaking off relations is not
+    # ruled out", "will cut ties with any state that ..."
+    if _within(s.get("threat"), trigger, reach):
         return "threat"
-    if _before(s.get("condition"), trigger, 14):
+    if _within(s.get("condition"), trigger, reach):
         return "conditional"
-    if _before(s.get("modal"), trigger, 5):
+    if _within(s.get("modal"), trigger, min(reach, 8)):
         return "possible"
     return "realis"
 
 
 def _negated(s: Sentence, trigger: Span) -> bool:
-    return _before(s.get("negation"), trigger, 2) or _before(s.get("deny"), trigger, 6)
+    return (
+        _before(s.get("negation"), trigger, 2)
+        or _before(s.get("deny"), trigger, 6)
+        or _before(s.get("no_intent"), trigger, 8)
+    )
+
+
+#: How far from its trigger a threat, condition or modal cue still governs it: a threat to
+#: cut ties spans the sentence, a strike is "threatened" only by the words right before it.
+REACH = {"shelling_or_strike": 4}
 
 
 def _hit(event: str, s: Sentence, trigger: Span) -> FrameHit:
@@ -186,7 +202,7 @@ def _hit(event: str, s: Sentence, trigger: Span) -> FrameHit:
         event,
         s,
         trigger,
-        _modality(s, trigger),
+        _modality(s, trigger, REACH.get(event, 15)),
         _negated(s, trigger),
         s.has("history"),
     )
@@ -195,24 +211,40 @@ def _hit(event: str, s: Sentence, trigger: Span) -> FrameHit:
 # ---- the five frames -----------------------------------------------------------------------
 
 
+def _truces(s: Sentence) -> list[Span]:
+    """The sentence's truces, but not a trade truce or a ceasefire in a price war."""
+    return [t for t in s.get("truce") if not _near([t], s.get("metaphor"), 5)]
+
+
+def is_candidate(event: str, s: Sentence) -> bool:
+    """Whether the classifier reads `s` for `event`: it holds one of the event's trigger
+    cues (a real truce, for the ceasefire events)."""
+    if event in ("ceasefire_violation", "ceasefire_call_or_agreement"):
+        return bool(_truces(s))
+    if event == "shelling_or_strike":
+        return bool(_strikes(s)) or s.has("weapon")
+    return any(s.has(c) for c in TRIGGERS[event])
+
+
 def _violation(s: Sentence) -> FrameHit | None:
-    truce = [t for t in s.get("truce") if not _near([t], s.get("metaphor"), 2)]
+    truce = _truces(s)
     if not truce:
         return None
+    objects = truce + s.get("terms")  # "violating the terms of the agreement"
     violations = [
         v
-        for v in _near(s.get("violate"), truce)
-        if not (_before(s.get("negation"), v, 2) or _inside(v, s.get("hold")))
+        for v in _near(s.get("violate"), objects)  # "no violations", «لم تسجل أي خروقات»
+        if not (_before(s.get("negation"), v, 3) or _inside(v, s.get("hold")))
     ]
     if violations:
         return _hit("ceasefire_violation", s, violations[0])
-    strikes = _strikes(s)
-    despite = _near(s.get("despite"), truce, 3)
-    if despite and strikes:
-        return _hit("ceasefire_violation", s, despite[0])
-    after = _near(s.get("after"), truce, 4)
-    if after and strikes and (s.has("entry") or s.has("agree")) and not s.has("expire"):
-        return _hit("ceasefire_violation", s, after[0])
+    attacks = _strikes(s) + s.get("fighting")
+    if not attacks:
+        return None
+    for cue, distance in (("despite", 4), ("during", 4), ("after", 6)):
+        found = _near(s.get(cue), truce, distance)
+        if found and (cue != "after" or not s.has("expire")):
+            return _hit("ceasefire_violation", s, found[0])
     return None
 
 
@@ -234,38 +266,41 @@ def _strike(s: Sentence) -> FrameHit | None:
     return _hit("shelling_or_strike", s, strikes[0])
 
 
-def _rupture(s: Sentence) -> Span | None:
-    """Where the sentence speaks of ending diplomatic relations or expelling the envoy."""
-    if s.has("business") and not s.has("diplomatic") and not s.has("envoy"):
+def _rupture(s: Sentence, threat: bool) -> Span | None:
+    """Where the sentence speaks of ending diplomatic relations: relations cut, suspended or
+    downgraded, the ambassador expelled, the embassy closed; for a threat also the recall of
+    an envoy (a recall alone is a protest, not a rupture)."""
+    if s.has("business") and not (s.has("diplomatic") or s.has("envoy")):
         return None
-    relations = s.get("relations")
+    relations = [
+        r for r in s.get("relations") if s.has("diplomatic") or not _near([r], s.get("economic"), 2)
+    ]
     for cue in ("cut", "downgrade"):
         found = _near(s.get(cue), relations, 4)
         if found:
             return found[0]
-    envoy = s.get("envoy")
-    for cue in ("expel", "downgrade", "close"):
-        found = _near(s.get(cue), envoy, 5)
+    expelled = s.get("envoy") if threat else s.get("ambassador")
+    for cue, objects in (
+        ("expel", expelled),
+        ("downgrade", s.get("envoy")),
+        ("close", s.get("envoy")),
+    ):
+        found = _near(s.get(cue), objects, 5)
         if found:
             return found[0]
-    recall = _near(s.get("recall"), envoy, 4)
-    if recall and not s.has("consult"):
+    recall = _near(s.get("recall"), s.get("envoy"), 4)
+    if threat and recall and not s.has("consult"):
         return recall[0]
     return None
 
 
 def _threat(s: Sentence) -> FrameHit | None:
-    trigger = _rupture(s)
-    if trigger is None:
-        return None
-    hit = _hit("threat_to_cut_relations", s, trigger)
-    if hit.modality == "realis" and _near(s.get("threat"), [trigger], 8):
-        hit = FrameHit(hit.event, s, trigger, "threat", hit.negated, hit.historical)
-    return hit
+    trigger = _rupture(s, threat=True)
+    return None if trigger is None else _hit("threat_to_cut_relations", s, trigger)
 
 
 def _cut(s: Sentence) -> FrameHit | None:
-    trigger = _rupture(s)
+    trigger = _rupture(s, threat=False)
     if trigger is None:
         return None
     hit = _hit("relations_cut", s, trigger)
@@ -275,14 +310,15 @@ def _cut(s: Sentence) -> FrameHit | None:
 
 
 def _agreement(s: Sentence) -> FrameHit | None:
-    truce = [t for t in s.get("truce") if not _near([t], s.get("metaphor"), 2)]
+    truce = _truces(s)
     if not truce:
         return None
-    for cue, distance in (("call", 8), ("agree", 6), ("entry", 6), ("respect", 4)):
+    # "committed to the truce" alone is a claim, not a call: respect counts with a call
+    for cue, distance in (("call", 12), ("agree", 6), ("entry", 6)):
         found = _near(s.get(cue), truce, distance)
         if found:
             hit = _hit("ceasefire_call_or_agreement", s, found[0])
-            if cue in ("call", "respect") or not hit.negated:
+            if cue == "call" or not hit.negated:
                 return FrameHit(hit.event, s, found[0], "realis", hit.negated, hit.historical)
     return None
 
@@ -305,14 +341,16 @@ def frame_hits(sentences: Sequence[Sentence], event: str) -> list[FrameHit]:
 # ---- features for the classifier -----------------------------------------------------------
 
 CATEGORIES = (
-    "truce", "violate", "accuse", "despite", "after", "entry", "expire", "hold",
-    "strike_strong", "weapon", "strike_weak", "strike_false", "relations", "diplomatic", "cut",
-    "downgrade", "expel", "envoy", "recall", "close", "threat", "modal", "condition",
-    "negation", "deny", "history", "restore", "summon", "consult", "call", "agree", "respect",
-    "business", "metaphor",
+    "truce", "violate", "accuse", "despite", "after", "during", "entry", "expire", "hold",
+    "terms", "fighting", "strike_strong", "weapon", "strike_weak", "strike_false", "relations",
+    "diplomatic", "economic", "cut", "downgrade", "expel", "envoy", "ambassador", "recall",
+    "close", "threat", "modal", "condition", "negation", "no_intent", "deny", "history",
+    "restore", "summon", "consult", "call", "agree", "respect", "business", "metaphor",
 )  # fmt: skip
 _PAIRS = (
-    ("violate", "truce"), ("despite", "truce"), ("after", "truce"), ("entry", "truce"),
+    ("violate", "truce"), ("violate", "terms"), ("despite", "truce"), ("during", "truce"),
+    ("after", "truce"), ("entry", "truce"), ("fighting", "truce"), ("expel", "ambassador"),
+    ("economic", "relations"), ("threat", "relations"), ("modal", "relations"),
     ("expire", "truce"), ("hold", "truce"), ("call", "truce"), ("agree", "truce"),
     ("respect", "truce"), ("accuse", "violate"), ("cut", "relations"),
     ("downgrade", "relations"), ("expel", "envoy"), ("recall", "envoy"), ("close", "envoy"),

@@ -2,8 +2,8 @@
 
 `detect/lexicons/<lang>.yaml` maps each cue category (truce, violate, cut, relations, threat,
 negation, ...) to entries. An entry is one or more words that must be adjacent, in order; a
-word matches its inflections in the article's language (`text.analysers`), `word*` any word
-starting so, and an entry in double quotes only exactly its words. Analysts never see these
+word matches its inflections in the article's language (`text.analysers`) and `word*` any
+word starting so (YAML quotes around an entry are only YAML's). Analysts never see these
 files: they are the building blocks of the shipped pack's frames (`detect.frames`).
 """
 
@@ -36,8 +36,6 @@ def load_lexicon(lang: str) -> dict[str, tuple[str, ...]]:
 
 def compile_entry(entry: str, terms: TermTable) -> Entry:
     """Term ids of an entry's words (see the module docstring for the syntax)."""
-    if entry.startswith('"') and entry.endswith('"') and len(entry) > 2:
-        return tuple(terms.exact_word(w) for w in WORD_RE.findall(entry[1:-1]))
     ids = []
     for raw in entry.split():
         if raw.endswith("*") and len(raw) > MIN_PREFIX:

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cache
 from itertools import chain
 from typing import Protocol
 
@@ -424,8 +425,7 @@ class QueryMatcher:
         }
         if not events:
             return {}
-        sentences = read_sentences(fields, self._cues, article.lang, present)  # type: ignore[arg-type]
-        reading = Reading(fields, sentences)  # type: ignore[arg-type]
+        reading = self._reading(article, fields, present)
         decided = {e: decide_frame(e, reading, self.classifier) for e in sorted(events)}
         out = {}
         for index in rules:
@@ -443,6 +443,23 @@ class QueryMatcher:
                     verdict, matches=verdict.matches + tuple(narrowed.get(index, ()))
                 )
         return out
+
+    def _reading(
+        self, article: Article, fields: dict[Field_, _Field], present: frozenset[int]
+    ) -> Reading:
+        assert self._cues is not None
+        sentences = read_sentences(fields, self._cues, article.lang, present)  # type: ignore[arg-type]
+        return Reading(fields, sentences)  # type: ignore[arg-type]
+
+    def frame_reading(self, article: Article) -> Reading:
+        """How the frame stage reads `article` (for training the classifier on the corpus)."""
+        if self._cues is None:
+            raise ValueError("this matcher has no frame rules")
+        fields: dict[Field_, _Field] = {
+            "title": _Field.of(article.title, self.terms, article.lang),
+            "text": _Field.of(article.text, self.terms, article.lang),
+        }
+        return self._reading(article, fields, fields["title"].hits | fields["text"].hits)
 
     def _match_regexes(self, article: Article) -> dict[int, list[Match]]:
         assert self._regex_set is not None
@@ -517,5 +534,14 @@ def build_matcher(
     use the shipped classifier unless `classifier` is False (frames alone) or another one."""
     if classifier is True:
         needs = any(rule.frame for watchlist in watchlists for rule in watchlist.rules)
-        classifier = EventClassifier.load() if needs and MODEL_PATH.exists() else None
+        classifier = shipped_classifier() if needs and MODEL_PATH.exists() else None
     return QueryMatcher(watchlists, classifier=classifier or None)
+
+
+@cache
+def shipped_classifier() -> EventClassifier:
+    """The shipped model, loaded and warmed once per process (a watchlist reload reuses it)."""
+    classifier = EventClassifier.load()
+    if classifier.encoder is not None:
+        classifier.encoder.warm_up()
+    return classifier

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from detect.classifier import EventClassifier
 from detect.frames import (
+    FEATURES,
     FRAMES,
     TRIGGERS,
     FieldName,
@@ -23,6 +24,7 @@ from detect.frames import (
     MatchedField,
     Sentence,
     Span,
+    is_candidate,
     sentence_features,
 )
 from detect.model import Match, Stage
@@ -91,9 +93,23 @@ class Reading:
         start, end = s.chars
         return Match(text=self.text_of(s), field=s.field, start=start, end=end)
 
-    def spans(self, s: Sentence, categories: Sequence[str]) -> tuple[Match, ...]:
-        found: list[Span] = sorted({x for c in categories for x in s.get(c)})
+    def spans(self, s: Sentence, event: str, hit: FrameHit | None) -> tuple[Match, ...]:
+        """What an alert shows as matched: the frame's trigger joined to its nearest object
+        as one phrase ("violated the ceasefire", «بقطع العلاقات»), else the sentence's cues."""
         f = self.fields[s.field]
+        if hit is not None:
+            objects = [o for c in OBJECTS[event] for o in s.get(c)]
+            first, last = hit.trigger
+            near = [o for o in objects if o[0] - last <= JOIN and first - o[1] <= JOIN]
+            if near:
+                closest = min(near, key=lambda o: min(abs(o[0] - last), abs(first - o[1])))
+                first, last = min(first, closest[0]), max(last, closest[1])
+            if event == "threat_to_cut_relations":  # «هدد بقطع العلاقات», "threatened to cut"
+                threats = [t for t in s.get("threat") if 0 <= first - t[1] <= JOIN]
+                if threats:
+                    first = max(threats, key=lambda t: t[1])[0]
+            return (f.match(s.field, first, last),)
+        found: list[Span] = sorted({x for c in TRIGGERS[event] for x in s.get(c)})
         return tuple(f.match(s.field, a, b) for a, b in found[:6])
 
     def embeddings(
@@ -111,51 +127,70 @@ class Reading:
         return np.vstack([self._vectors[(s.field, s.index)] for s in sentences])
 
 
-#: Cue categories shown as an alert's matched spans, per event: trigger and object.
-SHOWN: dict[str, tuple[str, ...]] = {
-    "ceasefire_violation": ("violate", "truce", "despite"),
-    "threat_to_cut_relations": ("threat", "cut", "downgrade", "expel", "recall", "relations"),
-    "relations_cut": ("cut", "downgrade", "expel", "relations", "envoy"),
-    "shelling_or_strike": ("strike_strong", "weapon"),
-    "ceasefire_call_or_agreement": ("call", "agree", "entry", "truce"),
+#: Words between a trigger and its object for the two to be shown as one phrase.
+JOIN = 12
+#: What a frame's trigger acts on, per event: joined to the trigger in the matched phrase.
+OBJECTS: dict[str, tuple[str, ...]] = {
+    "ceasefire_violation": ("truce", "terms"),
+    "threat_to_cut_relations": ("relations", "envoy"),
+    "relations_cut": ("relations", "envoy"),
+    "shelling_or_strike": ("weapon",),
+    "ceasefire_call_or_agreement": ("truce",),
 }
+
+
+def candidates(event: str, reading: Reading) -> tuple[list[Sentence], list[FrameHit | None]]:
+    """The sentences the classifier reads for `event` (those with a trigger cue), and the
+    frame each holds (or None)."""
+    sentences = [s for s in reading.sentences if is_candidate(event, s)]
+    sentences = sentences[:MAX_CANDIDATES]
+    return sentences, [FRAMES[event](s) for s in sentences]
+
+
+def feature_matrix(
+    event: str,
+    sentences: Sequence[Sentence],
+    hits: Sequence[FrameHit | None],
+    title: Sentence | None,
+) -> "np.ndarray":
+    import numpy as np
+
+    rows = [sentence_features(s, event, h, title) for s, h in zip(sentences, hits, strict=True)]
+    return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))
 
 
 def decide_frame(
     event: str, reading: Reading, classifier: EventClassifier | None
 ) -> Verdict | None:
     """The frame stage's verdict on `event`: the best candidate sentence, or None."""
-    candidates = [s for s in reading.sentences if any(s.has(c) for c in TRIGGERS[event])]
-    candidates = candidates[:MAX_CANDIDATES]
-    if not candidates:
+    sentences, hits = candidates(event, reading)
+    if not sentences:
         return None
-    hits: list[FrameHit | None] = [FRAMES[event](s) for s in candidates]
     if classifier is None or event not in classifier.models:
         fired = [h for h in hits if h is not None and h.fires]
         if not fired:
             return None
         best = fired[0].sentence
         return Verdict(
-            event, 1.0, reading.evidence(best), reading.spans(best, SHOWN[event]), ("frame",), 1.0
+            event,
+            1.0,
+            reading.evidence(best),
+            reading.spans(best, event, fired[0]),
+            ("frame",),
+            1.0,
         )
     import numpy as np
 
     model = classifier.models[event]
-    features = np.asarray(
-        [
-            sentence_features(s, event, h, reading.title)
-            for s, h in zip(candidates, hits, strict=True)
-        ],
-        dtype=np.float32,
-    )
-    probabilities = model.probability(features, reading.embeddings(candidates, classifier))
+    features = feature_matrix(event, sentences, hits, reading.title)
+    probabilities = model.probability(features, reading.embeddings(sentences, classifier))
     best_index = int(np.argmax(probabilities))
-    best = candidates[best_index]
+    best = sentences[best_index]
     return Verdict(
         event,
         round(float(probabilities[best_index]), 4),
         reading.evidence(best),
-        reading.spans(best, SHOWN[event]),
+        reading.spans(best, event, hits[best_index]),
         ("frame", "classifier"),
         model.threshold,
     )

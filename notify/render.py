@@ -1,8 +1,10 @@
 """Alerts as text: a console block, Telegram HTML and Slack Block Kit, with the same content.
 
-Each message carries the event and watchlist, the title with the matched words highlighted, the
-source, the publication time in the configured time zone, the words matched in the body, the
-link, and for a story told by several outlets who else reported it.
+Each message carries the event and watchlist (with the classifier's confidence when it decided),
+the title with the matched words highlighted, the source, the publication time in the
+configured time zone, the evidence sentence from the body with its matched words highlighted
+(or, for alerts without one, the words matched), the link, and for a story told by several
+outlets who else reported it.
 
 - Everything that comes from a feed is escaped (HTML for Telegram, mrkdwn for Slack).
 - Arabic (or any) text is wrapped in Unicode isolates (FSI … PDI), so it renders right to left
@@ -30,6 +32,8 @@ WORD_CHARS = 80
 MAX_WORDS = 12
 MAX_HEADLINES = 8
 MAX_OUTLETS = 10
+EVIDENCE_CHARS = 300
+MAX_EVIDENCE = 3
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,58 @@ def _isolate(text: str) -> str:
 
 def _headline(alert: Alert) -> str:
     event = alert.event or alert.rule
+    if "classifier" in alert.stages:
+        event = f"{event} {alert.confidence:.0%}"
     return f"[{alert.severity.upper()}] {event} · {alert.watchlist}/{alert.rule}"
+
+
+def _evidence(alerts: list[Alert], mark: tuple[str, str], escape: Any) -> list[str]:
+    """The distinct evidence sentences of the body (the title is shown anyway), cut to
+    length, their matched words wrapped in `mark`, escaped."""
+    out: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    for alert in alerts:
+        e = alert.evidence
+        if e is None or e.field != "text" or (e.start, e.end) in seen:
+            continue
+        seen.add((e.start, e.end))
+        spans = [
+            (m.start - e.start, m.end - e.start)
+            for m in alert.matches
+            if m.field == "text" and e.start <= m.start and m.end <= e.end
+        ]
+        out.append(_marked(e.text, spans, mark, escape, EVIDENCE_CHARS))
+    return out[:MAX_EVIDENCE]
+
+
+def _marked(
+    text: str, spans: list[tuple[int, int]], mark: tuple[str, str], escape: Any, limit: int
+) -> str:
+    """`text` with white space squeezed, cut to `limit`, and the (start, end) `spans` that
+    survive the cut marked."""
+    squeezed: list[str] = []
+    kept: list[int] = []  # kept[i]: offset in `squeezed` of text[i]
+    for ch in text:
+        kept.append(len(squeezed))
+        if ch.isspace():
+            if squeezed and squeezed[-1] != " ":
+                squeezed.append(" ")
+        else:
+            squeezed.append(ch)
+    kept.append(len(squeezed))
+    plain = "".join(squeezed).strip()
+    lead = len("".join(squeezed)) - len("".join(squeezed).lstrip())
+    shown = cut(plain, limit)
+    visible = len(shown.rstrip("…")) if shown != plain else len(shown)
+    pieces, at = [], 0
+    for start, end in sorted(spans):
+        start, end = kept[start] - lead, kept[end] - lead
+        if start < at or end > visible or start < 0:
+            continue
+        pieces += [escape(shown[at:start]), mark[0] + escape(shown[start:end]) + mark[1]]
+        at = end
+    pieces.append(escape(shown[at:]))
+    return "".join(pieces)
 
 
 def _when(alert: Alert, tz: tzinfo) -> str:
@@ -153,9 +208,13 @@ def render_text(alert: Alert, options: RenderOptions | None = None) -> str:
         _headline(alert),
         f"  {_isolate(cut(a.title, TITLE_CHARS))}",
         f"  {cut(a.source, SOURCE_CHARS)} · {a.lang or '??'} · {_when(alert, tz)}",
-        "  matched: " + ", ".join(f"«{_isolate(t)}»" for t in _matched([alert])),
-        f"  {a.url}",
     ]
+    evidence = _evidence([alert], ("", ""), str)
+    if evidence:
+        lines += [f"  evidence: «{_isolate(e)}»" for e in evidence]
+    elif alert.evidence is None or alert.evidence.field != "title":
+        lines.append("  matched: " + ", ".join(f"«{_isolate(t)}»" for t in _matched([alert])))
+    lines.append(f"  {a.url}")
     return "\n".join(lines)
 
 
@@ -181,7 +240,10 @@ def render_story_html(alerts: list[Alert], options: RenderOptions | None = None)
         _isolate(_highlighted(first, ("<b>", "</b>"), esc)),
         f"<i>{esc(_isolate(cut(a.source, SOURCE_CHARS)))} · {esc(_when(first, tz))}</i>",
     ]
-    words, more_words = _capped(_matched(alerts), MAX_WORDS)
+    evidence = _evidence(alerts, ("<b>", "</b>"), esc)
+    lines += [f"«{_isolate(e)}»" for e in evidence]
+    unexplained = [x for x in alerts if x.evidence is None]
+    words, more_words = _capped(_matched(unexplained), MAX_WORDS)
     if words:
         shown = ", ".join(f"<b>{esc(_isolate(cut(t, WORD_CHARS)))}</b>" for t in words)
         lines.append(f"matched: {shown}" + (f" and {more_words} more" if more_words else ""))
@@ -227,9 +289,13 @@ def render_slack(
     esc = _mrkdwn
     title = _highlighted(alert, ("*", "*"), esc)
     url = a.url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
-    words, more = _capped(_matched([alert]), MAX_WORDS)
-    matched = ", ".join(f"*{esc(_isolate(cut(t, WORD_CHARS)))}*" for t in words)
-    matched += f" and {more} more" if more else ""
+    evidence = _evidence([alert], ("*", "*"), esc)
+    if evidence:
+        matched = "«" + _isolate(evidence[0]) + "»"
+    else:
+        words, more = _capped(_matched([alert]), MAX_WORDS)
+        matched = "matched: " + ", ".join(f"*{esc(_isolate(cut(t, WORD_CHARS)))}*" for t in words)
+        matched += f" and {more} more" if more else ""
     fallback = f"{_headline(alert)}: {cut(a.title, TITLE_CHARS)}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": cut(_headline(alert), 150)}},
@@ -243,7 +309,7 @@ def render_slack(
                 {
                     "type": "mrkdwn",
                     "text": f"{esc(_isolate(cut(a.source, SOURCE_CHARS)))} · "
-                    f"{_when(alert, tz)} · matched: {matched}",
+                    f"{_when(alert, tz)} · {matched}",
                 }
             ],
         },

@@ -83,16 +83,24 @@ def well_formed(message: str) -> None:
     assert visible_length(message) <= TELEGRAM_LIMIT
 
 
-def test_arabic_alert_reads_right_to_left_with_its_matched_words_highlighted() -> None:
+def test_arabic_alert_reads_right_to_left_with_its_evidence_sentences() -> None:
     alerts = arabic_alerts()
     events = {a.event for a in alerts}
     assert {"ceasefire_violation", "threat_to_cut_relations"} <= events
     message = render_story_html(alerts, RIYADH)
     well_formed(message)
-    assert "<b>[HIGH] ceasefire_violation · conflict/ceasefire-violation-ar</b>" in message
+    violation = next(a for a in alerts if a.event == "ceasefire_violation")
+    assert re.search(
+        r"<b>\[HIGH\] ceasefire_violation \d+% · conflict/ceasefire-violation</b>", message
+    )
+    assert f"{violation.confidence:.0%}" in message, "the classifier's confidence is shown"
     assert "\u2068سبق\u2069 · 2020-09-27 12:30 +03" in message, "local time in Riyadh"
-    assert "<b>\u2068بخرق الهدنة\u2069</b>" in message  # the words as written in the article
-    assert "<b>\u2068مهددًا بقطع العلاقات\u2069</b>" in message
+    # the evidence sentences, isolated, with the matched phrase in bold as written
+    assert "<b>بخرق الهدنة</b>" in message
+    assert "<b>مهددًا بقطع العلاقات</b>" in message
+    evidence = [line for line in message.splitlines() if line.startswith("«\u2068")]
+    assert len(evidence) >= 2 and all(line.endswith("\u2069»") for line in evidence)
+    assert "matched:" not in message, "no scattered words when the sentence is shown"
     title = message.splitlines()[len(events)]
     assert title.startswith("\u2068") and title.endswith("\u2069"), "the title is isolated"
     assert 'href="https://sabq.org/world/armenia?id=1&amp;x=&lt;y&gt;"' in message
