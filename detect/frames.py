@@ -136,17 +136,22 @@ def read_sentences(
         else:
             bounds = sentence_spans(f.text.original)
         starts = [s for s, _ in f.word_offsets()]
+        ranges = []  # (first word, end word, number, chars) of each non-empty sentence
         for number, (char_start, char_end) in enumerate(bounds, 0 if name == "title" else 1):
             first = bisect.bisect_left(starts, f.text.folded_offset(char_start))
             end = bisect.bisect_left(starts, f.text.folded_offset(char_end))
-            in_sentence = {
-                c: [s for s in spans if first <= s[0] < end] for c, spans in found.items()
-            }
-            in_sentence = {c: s for c, s in in_sentence.items() if s}
-            if in_sentence:
-                sentences.append(
-                    Sentence(name, number, (first, end), (char_start, char_end), in_sentence)
-                )
+            if first < end:
+                ranges.append((first, end, number, (char_start, char_end)))
+        firsts = [r[0] for r in ranges]
+        cues_of: dict[int, dict[str, list[Span]]] = {}
+        for category, spans in found.items():  # each span to its sentence, by bisection
+            for span in spans:
+                i = bisect.bisect_right(firsts, span[0]) - 1
+                if i >= 0 and span[0] < ranges[i][1]:
+                    cues_of.setdefault(i, {}).setdefault(category, []).append(span)
+        for i in sorted(cues_of):
+            first, end, number, chars = ranges[i]
+            sentences.append(Sentence(name, number, (first, end), chars, cues_of[i]))
     return sentences
 
 
