@@ -2,6 +2,11 @@
 
 Used for the config file and for watchlists. `${VAR}`, `${VAR:-default}` and `${file:/path}` in
 string values are substituted after parsing, so a secret can never change the document structure.
+
+PyYAML sets no limits of its own, so the loader here adds them: nesting depth (its composer
+recurses), alias expansion (billion laughs), aliases inside their own anchor (a cycle), and
+integer length. A hostile file gets one `FILE:LINE: YAML: ...` problem, never a hang or a
+RecursionError.
 """
 
 import os
@@ -16,6 +21,13 @@ from pydantic import BaseModel, ValidationError
 
 Path_ = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
+
+#: Mappings and lists nested deeper than this are refused (configs and watchlists nest < 10).
+MAX_YAML_DEPTH = 64
+#: Nodes that aliases (`*name`) may repeat in one file, all aliases together.
+MAX_ALIAS_NODES = 100_000
+#: Digits of an integer (Python refuses to convert more than 4,300; no setting needs 20).
+MAX_INT_DIGITS = 100
 
 _SUBST_RE = re.compile(
     r"\$\{(?:file:(?P<file>[^}]+)|(?P<var>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?)\}"
@@ -71,6 +83,113 @@ def dotted(loc: Path_) -> str:
     return out
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing deep nesting, aliases that contain themselves and
+    over-long integers while it composes (with the line), before anything can recurse."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.open_anchors: set[str] = set()  # anchors of the collections being composed
+        self.first_alias_line: int | None = None
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped stub
+        if isinstance(event, yaml.AliasEvent):
+            self.first_alias_line = self.first_alias_line or _line(event)
+            if event.anchor in self.open_anchors:
+                raise _refused(f"alias *{event.anchor} is inside its own anchor", event)
+            return super().compose_node(parent, index)
+        if not isinstance(event, yaml.CollectionStartEvent):
+            return super().compose_node(parent, index)
+        if self.depth >= MAX_YAML_DEPTH:
+            raise _refused(f"mappings and lists nested more than {MAX_YAML_DEPTH} deep", event)
+        self.depth += 1
+        if event.anchor is not None:
+            self.open_anchors.add(event.anchor)
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        self.open_anchors.discard(event.anchor or "")
+        return node
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        if len(node.value) > MAX_INT_DIGITS:
+            raise _refused(f"integer longer than {MAX_INT_DIGITS} digits", node)
+        value: int = super().construct_yaml_int(node)
+        return value
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
+
+
+class _Refused(Exception):
+    """Well-formed YAML beyond one of our limits, at `line` (1-based)."""
+
+    def __init__(self, reason: str, line: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+def _line(where: yaml.Event | yaml.Node) -> int:
+    return where.start_mark.line + 1 if where.start_mark else 1
+
+
+def _refused(reason: str, where: yaml.Event | yaml.Node) -> _Refused:
+    return _Refused(reason, _line(where))
+
+
+def _measure(root: yaml.Node) -> tuple[int, int, int]:
+    """Nodes and depth of `root` with every alias expanded, and its distinct nodes: computed
+    once per distinct node, iteratively (no expansion, no recursion)."""
+    size: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in size:
+            continue
+        children = _children(node)
+        if children_done:
+            sizes = [size[id(child)] for child in children]
+            size[id(node)] = (
+                1 + sum(n for n, _ in sizes),
+                1 + max((d for _, d in sizes), default=0),
+            )
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in size)
+    nodes, depth = size[id(root)]
+    return nodes, depth, len(size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _compose(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node graph and the data of a one-document YAML text, within the limits above."""
+    loader = _BoundedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        if loader.first_alias_line is not None:
+            nodes, depth, distinct = _measure(node)
+            if nodes - distinct > MAX_ALIAS_NODES:
+                reason = f"aliases repeat more than {MAX_ALIAS_NODES:,} nodes"
+                raise _Refused(reason, loader.first_alias_line)
+            if depth > MAX_YAML_DEPTH:
+                reason = f"nested more than {MAX_YAML_DEPTH} deep once aliases are expanded"
+                raise _Refused(reason, loader.first_alias_line)
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def _walk(node: yaml.Node, path: Path_) -> Iterator[tuple[Path_, int]]:
     yield path, node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -120,8 +239,9 @@ def read_yaml(path: Path) -> YamlDocument:
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(str(path), 1, "", f"not UTF-8: {exc.reason}")]) from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _compose(text)
+    except _Refused as exc:
+        raise ConfigError([Problem(str(path), exc.line, "", f"YAML: {exc.reason}")]) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
