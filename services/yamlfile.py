@@ -39,13 +39,14 @@ class Problem:
     """One thing wrong with a file, located as precisely as we can."""
 
     file: str
-    line: int
+    line: int | None  # None: the problem is the file itself (missing, unreadable)
     field: str
     message: str
 
     def __str__(self) -> str:
         where = f"{self.field}: " if self.field else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
+        line = "" if self.line is None else f"{self.line}:"
+        return f"{self.file}:{line} {where}{self.message}"
 
 
 class ConfigError(Exception):
@@ -58,11 +59,13 @@ class ConfigError(Exception):
 
 @dataclass
 class YamlDocument:
-    """Parsed YAML plus the line where each key or item starts, for error messages."""
+    """Parsed YAML plus the line where each key or item starts, for error messages, and the
+    `${...}` substitutions that failed (reported by `validate` with the other problems)."""
 
     path: Path
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    unresolved: dict[Path_, str] = field(default_factory=dict)
 
     def line_of(self, loc: Path_) -> int:
         """Line of the deepest known prefix of `loc` (1 if nothing is known)."""
@@ -204,11 +207,12 @@ def _walk(node: yaml.Node, path: Path_) -> Iterator[tuple[Path_, int]]:
             yield from _walk(item, (*path, i))
 
 
-def _substitute(value: Any, loc: Path_, doc: YamlDocument, problems: list[Problem]) -> Any:
+def _substitute(value: Any, loc: Path_, unresolved: dict[Path_, str]) -> Any:
+    """`value` with `${...}` replaced; a failed substitution becomes "" and is noted by loc."""
     if isinstance(value, dict):
-        return {k: _substitute(v, (*loc, k), doc, problems) for k, v in value.items()}
+        return {k: _substitute(v, (*loc, k), unresolved) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, (*loc, i), doc, problems) for i, v in enumerate(value)]
+        return [_substitute(v, (*loc, i), unresolved) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
 
@@ -217,25 +221,30 @@ def _substitute(value: Any, loc: Path_, doc: YamlDocument, problems: list[Proble
             try:
                 return Path(m.group("file")).read_text(encoding="utf-8").strip()
             except OSError as exc:
-                problems.append(doc.problem(loc, f"cannot read secret file: {exc.strerror}"))
+                unresolved[loc] = f"cannot read secret file {m.group('file')}: {exc.strerror}"
                 return ""
         name = m.group("var")
         if name in os.environ:
             return os.environ[name]
         if m.group("default") is not None:
             return m.group("default")
-        problems.append(doc.problem(loc, f"environment variable {name} is not set"))
+        unresolved[loc] = f"environment variable {name} is not set"
         return ""
 
     return _SUBST_RE.sub(replace, value)
 
 
 def read_yaml(path: Path) -> YamlDocument:
-    """Parse `path`, raising `ConfigError` with the line of any syntax error."""
+    """Parse `path`, raising `ConfigError` with the line of any syntax error.
+
+    Failed `${...}` substitutions do not raise here: `validate` reports them together with
+    every other problem of the file, so one unset variable hides nothing.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([Problem(str(path), 0, "", f"cannot read file: {exc.strerror}")]) from exc
+        problem = Problem(str(path), None, "", f"cannot read file: {exc.strerror}")
+        raise ConfigError([problem]) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(str(path), 1, "", f"not UTF-8: {exc.reason}")]) from exc
     try:
@@ -251,10 +260,7 @@ def read_yaml(path: Path) -> YamlDocument:
     doc = YamlDocument(path, data)
     if node is not None:
         doc.lines = dict(_walk(node, ()))
-    problems: list[Problem] = []
-    doc.data = _substitute(data, (), doc, problems)
-    if problems:
-        raise ConfigError(problems)
+    doc.data = _substitute(data, (), doc.unresolved)
     return doc
 
 
@@ -265,17 +271,36 @@ def validate(
     label: Callable[[Path_], str] = dotted,
     context: dict[str, Any] | None = None,
 ) -> M:
-    """Validate `doc` against `model`, turning every pydantic error into a located `Problem`."""
+    """Validate `doc` against `model`; raises `ConfigError` listing every problem."""
+    validated, problems = validate_all(doc, model, label=label, context=context)
+    if problems or validated is None:
+        raise ConfigError(problems)
+    return validated
+
+
+def validate_all(
+    doc: YamlDocument,
+    model: type[M],
+    *,
+    label: Callable[[Path_], str] = dotted,
+    context: dict[str, Any] | None = None,
+) -> tuple[M | None, list[Problem]]:
+    """`doc` as a `model` (None if it is not one), and every pydantic error and failed
+    substitution as a located `Problem`, sorted by line. A model despite problems means only
+    substitutions failed: what does not depend on them can still be checked."""
     if doc.data is None:
-        raise ConfigError([Problem(str(doc.path), 1, "", "file is empty")])
+        return None, [Problem(str(doc.path), 1, "", "file is empty")]
+    problems = [doc.problem(loc, message, label(loc)) for loc, message in doc.unresolved.items()]
+    validated = None
     try:
-        return model.model_validate(doc.data, context=context)
+        validated = model.model_validate(doc.data, context=context)
     except ValidationError as exc:
-        problems = [
+        problems += [  # a value emptied by a failed substitution has no problem of its own
             doc.problem(tuple(err["loc"]), _message(err), label(tuple(err["loc"])))
             for err in exc.errors(include_url=False)
+            if tuple(err["loc"]) not in doc.unresolved
         ]
-        raise ConfigError(problems) from exc
+    return validated, sorted(problems, key=lambda p: p.line or 0)
 
 
 def _message(err: Any) -> str:
