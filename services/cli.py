@@ -13,6 +13,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from detect.matcher import ArticleMatcher, build_matcher
 from ingest.model import Article
@@ -265,7 +266,7 @@ def _match_input(lines: Iterator[str], matcher: ArticleMatcher, out: IO[str]) ->
             continue
         record: Any = None
         try:
-            record = json.loads(line)
+            record = from_json(line)  # json.loads would raise RecursionError when deep
             if not isinstance(record, dict):
                 raise ValueError("each line must be a JSON object")
             now = datetime.now(UTC)

@@ -137,3 +137,12 @@ def test_run_refuses_a_bad_config_with_every_problem(tmp_path: Path) -> None:
         f"{config}:1: metrics.port: Input should be greater than or equal to 0",
         f"{tmp_path / 'nowhere'}: cannot read file: No such file or directory",
     ]
+
+
+def test_a_deeply_nested_input_line_is_an_error_line_not_a_traceback() -> None:
+    deep = '{"id": "x", "title": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+    result = run_cli("match", "--watchlists", "watchlists/", stdin=deep + ARTICLE)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["alerts"] == [] and "recursion limit exceeded" in first["error"]
+    assert second["alerts"][0]["rule"] == "ceasefire-violation-en"  # the next line still runs
