@@ -433,7 +433,7 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
 
     from ingest.errors import OpmlError
     from ingest.opml import read_opml
-    from services.config import FeedConfig
+    from services.feedlist import to_entry
 
     known: set[str] = set()
     if args.config is not None:
@@ -446,19 +446,13 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
     except OpmlError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    entries: list[dict[str, str]] = []
+    entries: list[dict[str, Any]] = []
     already = 0
     for feed in found:
-        entry = {"url": feed.url}
-        if feed.title:
-            entry["name"] = feed.title[:200]
-        if feed.lang:
-            entry["lang"] = feed.lang
-        try:
-            FeedConfig.model_validate(entry)
-        except ValidationError as exc:
-            reason = exc.errors(include_url=False)[0]["msg"]
-            print(f"{args.opml}: skipped {feed.url}: {reason}", file=sys.stderr)
+        entry, notes = to_entry(feed)
+        for note in notes:
+            print(f"{args.opml}: {note}", file=sys.stderr)
+        if entry is None:
             continue
         if feed.url in known:
             already += 1
@@ -471,11 +465,11 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_export(args: argparse.Namespace) -> int:
-    from ingest.opml import OpmlFeed, write_opml
+    from ingest.opml import write_opml
+    from services.feedlist import to_outline
 
     loaded = _load(args.config)
-    feeds = [OpmlFeed(f.url, f.name, f.lang) for f in loaded.config.feeds]
-    sys.stdout.buffer.write(write_opml(feeds))
+    sys.stdout.buffer.write(write_opml(to_outline(f) for f in loaded.config.feeds))
     sys.stdout.flush()
     return 0
 

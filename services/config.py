@@ -57,6 +57,16 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+def format_duration(seconds: float) -> str:
+    """Seconds → the shortest duration `parse_duration` reads back exactly (`300` → `5m`)."""
+    if seconds == int(seconds):
+        for unit in ("d", "h", "m"):
+            if int(seconds) % _UNITS[unit] == 0:
+                return f"{int(seconds) // int(_UNITS[unit])}{unit}"
+        return f"{int(seconds)}s"
+    return format(seconds, "f").rstrip("0") + "s"
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 _RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h|sec|min|hour)\s*$")
