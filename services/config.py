@@ -404,11 +404,6 @@ def _watchlist_label(data: Any) -> Any:
     return label
 
 
-def load_watchlist(path: Path) -> Watchlist:
-    doc = read_yaml(path)
-    return validate(doc, Watchlist, label=_watchlist_label(doc.data))
-
-
 def is_watchlist_file(path: Path) -> bool:
     """Whether `path` holds a watchlist rather than a config (a config has no `rules`)."""
     try:
