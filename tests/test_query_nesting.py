@@ -96,3 +96,21 @@ def test_check_and_match_report_file_line_and_rule(tmp_path: Path) -> None:
     )
     result = run_cli("match", "--watchlists", str(path), stdin='{"id": "1", "title": "x"}\n')
     assert (result.returncode, result.stderr.strip(), result.stdout) == (1, expected, "")
+
+
+def test_detect_refuses_to_start_on_it_with_the_same_line(tmp_path: Path) -> None:
+    watchlists = tmp_path / "wl"
+    watchlists.mkdir()
+    path = watchlists / "deep.yaml"
+    path.write_text(
+        f"id: deep\ntitle: Deep\nrules:\n  - id: nested\n    query: '{near_chain(500)}'\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "mediawatch.yaml"
+    config.write_text(f"watchlists: [{watchlists}]\nmetrics: {{port: 0}}\n", encoding="utf-8")
+    # the watchlists are loaded before any Kafka connection: no broker needed to see the error
+    result = run_cli("detect", "--config", str(config), "--bootstrap", "127.0.0.1:9")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        f"{path}:5: rule nested: query: {TOO_DEEP} (each bracket, NOT and NEAR is a level) "
+    )
