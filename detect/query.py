@@ -14,6 +14,10 @@ it, up to the enclosing brackets.
 Fields: `title:` and `text:` scope their operand to one field; `lang:xx` and `source:name`
 test the article's metadata. Operators are upper case; lower-case `and`, `or`, `not`, `near`
 are ordinary words. Matching semantics live in `detect.terms` and `detect.matcher`.
+
+Nesting is bounded (`MAX_DEPTH`): each bracket, each NOT and each link of a NEAR chain is one
+level, so neither this recursive-descent parser nor the recursive code that compiles and
+evaluates the AST can exhaust Python's stack on a hostile query.
 """
 
 import re
@@ -25,6 +29,7 @@ from detect.errors import QueryError
 
 MAX_NEAR = 100
 MIN_PREFIX = 3
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,15 @@ class _Parser:
         self.query = query
         self.tokens = _tokenize(query)
         self.i = 0
+        self.depth = 0  # levels of nesting open at the current token
+
+    def descend(self, tok: _Tok) -> None:
+        """Open one level of nesting at `tok`; refuse more than `MAX_DEPTH` before the stack
+        (the parser's, or later the matcher's) could overflow."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            levels = "each bracket, NOT and NEAR is a level"
+            raise self.error(f"nested more than {MAX_DEPTH} levels deep ({levels})", tok)
 
     def error(self, message: str, tok: _Tok | None = None) -> QueryError:
         col = tok.col if tok else len(self.query) + 1
@@ -149,10 +163,13 @@ class _Parser:
         return node
 
     def parse_query(self) -> Node:
+        outer = self.depth
         node = self.parse_or()
         while (tok := self.peek()) and tok.kind == "op" and tok.text == "NOT":
             self.take()
+            self.descend(tok)  # each bare NOT nests what came before it one level deeper
             node = And((node, Not(self.parse_or())))
+        self.depth = outer
         return node
 
     def parse_or(self) -> Node:
@@ -173,9 +190,11 @@ class _Parser:
         return children[0] if len(children) == 1 else And(tuple(children))
 
     def parse_near(self) -> Node:
+        outer = self.depth
         left = self.parse_unary()
         while (tok := self.peek()) and tok.kind == "near":
             self.take()
+            self.descend(tok)  # a NEAR chain nests to the left
             distance = int(tok.text.split("/")[1])
             if not 1 <= distance <= MAX_NEAR:
                 raise self.error(f"{tok.text}: the distance must be 1 to {MAX_NEAR}", tok)
@@ -188,6 +207,7 @@ class _Parser:
                         tok,
                     )
             left = Near(left, right, distance, ordered=tok.text.startswith("O"))
+        self.depth = outer
         return left
 
     def parse_unary(self) -> Node:
@@ -196,7 +216,10 @@ class _Parser:
             raise self.error("query ends where a word, phrase or '(' was expected")
         if tok.kind == "op" and tok.text == "NOT":
             self.take()
-            return Not(self.parse_unary())
+            self.descend(tok)
+            node: Node = Not(self.parse_unary())
+            self.depth -= 1
+            return node
         if tok.kind == "field":
             self.take()
             name = tok.text[:-1]
@@ -223,11 +246,13 @@ class _Parser:
             raise self.error("query ends where a word, phrase or '(' was expected")
         if tok.kind == "lparen":
             self.take()
+            self.descend(tok)
             node = self.parse_query()
             close = self.peek()
             if close is None or close.kind != "rparen":
                 raise self.error("'(' is never closed", tok)
             self.take()
+            self.depth -= 1
             return node
         if tok.kind == "phrase":
             self.take()

@@ -29,11 +29,18 @@ TRACKING_PARAMS = frozenset(
 
 
 def canonical_url(url: str) -> str:
-    """Lower-case scheme and host, drop default ports, fragments and tracking parameters."""
-    parts = urlsplit(url.strip())
+    """Lower-case scheme and host, drop default ports, fragments and tracking parameters.
+
+    A URL too broken to take apart (a port out of range, an unclosed IPv6 bracket: urllib
+    raises ValueError) is kept as written: one such link in a feed must not sink the others.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url.strip()
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = parts.port
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
     query = [

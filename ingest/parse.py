@@ -151,7 +151,12 @@ def _title_from_text(text: str) -> str:
 
 
 def _resolved(link: str, feed_url: str) -> str:
-    return urljoin(feed_url, link) if feed_url.startswith(("http://", "https://")) else link
+    if not feed_url.startswith(("http://", "https://")):
+        return link
+    try:
+        return urljoin(feed_url, link)
+    except ValueError:  # urllib cannot split it (an unclosed IPv6 bracket): keep it as written
+        return link
 
 
 def _article_url(link: str | None, guid: str | None, feed_url: str) -> str:

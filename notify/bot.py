@@ -34,6 +34,9 @@ log = logging.getLogger("mediawatch.notify.bot")
 PolicyMode = Literal["open", "allowlist", "admins"]
 DIGESTS = {"off": None, "15m": 900.0, "1h": 3600.0, "daily": 86400.0}
 _DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400}
+#: Characters of what a user typed that a reply quotes back (a reply over Telegram's 4,096
+#: characters would be refused, and the user would get no answer at all).
+MAX_ECHO = 64
 
 HELP = """I send alerts when news matches a watchlist.
 
@@ -67,14 +70,24 @@ class WatchlistAction(CallbackData, prefix="wl"):
 
 
 def parse_mute(text: str) -> float | None:
-    """`30m`, `2h`, `1d` → seconds; `off` → 0; anything else → None."""
+    """`30m`, `2h`, `1d` → seconds; `off` → 0; anything else → None.
+
+    Digits are decimal ones of any script (`٣٠m`), never `²` or `①`: str.isdigit() accepts
+    those, int() refuses them, and the handler would fail without a reply.
+    """
     text = text.strip().lower()
     if text in ("off", "0"):
         return 0.0
-    if len(text) >= 2 and text[-1] in _DURATION_UNITS and text[:-1].isdigit():
-        seconds = int(text[:-1]) * _DURATION_UNITS[text[-1]]
+    amount = text[:-1]
+    if text[-1:] in _DURATION_UNITS and amount.isdecimal() and len(amount) <= 6:
+        seconds = int(amount) * _DURATION_UNITS[text[-1]]
         return float(seconds) if 0 < seconds <= 30 * 86400 else None
     return None
+
+
+def _echo(typed: str) -> str:
+    """What a user typed, quoted in a reply, cut to `MAX_ECHO` characters."""
+    return repr(typed if len(typed) <= MAX_ECHO else typed[:MAX_ECHO] + "…")
 
 
 class BotHandlers:
@@ -243,7 +256,7 @@ class BotHandlers:
             return refusal
         if name not in self._watchlists:
             known = ", ".join(self._watchlists) or "none"
-            return f"There is no watchlist called {name!r}. Known: {known}."
+            return f"There is no watchlist called {_echo(name)}. Known: {known}."
         if action == "sub":
             if self._subs.subscribe(chat.id, name):
                 return f"Subscribed to {name}: {self._watchlists[name].title}."

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import glob
 import json
 import os
 import sys
@@ -12,15 +13,18 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from detect.matcher import ArticleMatcher, build_matcher
 from ingest.model import Article
 from services.config import (
+    CheckReport,
     LoadedConfig,
-    check_references,
+    WatchlistFiles,
+    check_config,
+    check_watchlists,
+    is_watchlist_file,
     load_config,
-    load_watchlists,
-    watchlist_paths,
 )
 from services.runtime import setup_logging
 from services.yamlfile import ConfigError, Problem
@@ -113,12 +117,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "check",
-        help="validate the config and every watchlist",
-        description="Validate the config file and the watchlists it names. "
-        "Prints FILE:LINE: field: message for each problem and exits 1, or a "
-        "summary and exits 0.",
+        help="validate the config and every watchlist, or standalone watchlists",
+        description="Validate the config file and the watchlists it names (given a "
+        "watchlist file as --config, that watchlist), or with --watchlists only those "
+        "watchlists. Prints FILE:LINE: field: message for every problem at once and exits 1, "
+        "or a summary and exits 0.",
     )
-    _add_config(p)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help="config file (default: %(default)s)",
+    )
+    group.add_argument(
+        "--watchlists",
+        nargs="+",
+        metavar="PATH",
+        help="check these watchlist files, directories or globs, without a config",
+    )
 
     p = sub.add_parser(
         "match",
@@ -137,14 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"take the watchlists from this config (default: {DEFAULT_CONFIG})",
     )
     group.add_argument(
-        "--watchlists", nargs="+", metavar="PATH", help="watchlist files, directories or globs"
+        "--watchlists",
+        nargs="+",
+        metavar="PATH",
+        help="watchlist files (.yaml, .yml), directories or globs; a last PATH that is none "
+        "of these (articles.jsonl, -) is the INPUT",
     )
     p.add_argument(
         "input",
         nargs="?",
-        default="-",
         metavar="INPUT",
-        help="JSON-lines file, or - for stdin (default)",
+        help="JSON-lines file, or - for stdin (the default)",
     )
 
     p = sub.add_parser(
@@ -209,23 +230,32 @@ def _print_problems(problems: Sequence[Problem]) -> None:
         print(problem, file=sys.stderr)
 
 
-def _load(path: Path) -> LoadedConfig:
+def _missing_config(path: Path) -> None:
     if not path.exists():
-        raise ConfigError([Problem(str(path), 0, "", "config file not found (pass --config FILE)")])
+        problem = Problem(str(path), None, "", "config file not found (pass --config FILE)")
+        raise ConfigError([problem])
+
+
+def _load(path: Path) -> LoadedConfig:
+    _missing_config(path)
     return load_config(path)
 
 
+def _checked(report: CheckReport) -> CheckReport:
+    if report.problems:
+        raise ConfigError(report.problems)
+    return report
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    loaded = _load(args.config)
-    watchlists = load_watchlists(watchlist_paths(loaded.config.watchlists, loaded.base_dir))
-    problems = check_references(loaded, watchlists)
-    if problems:
-        raise ConfigError(problems)
-    rules = sum(len(w.rules) for w in watchlists)
-    print(
-        f"{args.config}: ok: {len(loaded.config.feeds)} feeds, {len(watchlists)} watchlists, "
-        f"{rules} rules"
-    )
+    if args.watchlists:
+        report = check_watchlists(WatchlistFiles(tuple(args.watchlists), Path.cwd()))
+    elif is_watchlist_file(args.config):  # the README's "test a watchlist with check"
+        report = check_watchlists(WatchlistFiles((str(args.config),), Path.cwd()))
+    else:
+        _missing_config(args.config)
+        report = check_config(args.config)
+    print(_checked(report).summary)
     return 0
 
 
@@ -236,7 +266,7 @@ def _match_input(lines: Iterator[str], matcher: ArticleMatcher, out: IO[str]) ->
             continue
         record: Any = None
         try:
-            record = json.loads(line)
+            record = from_json(line)  # json.loads would raise RecursionError when deep
             if not isinstance(record, dict):
                 raise ValueError("each line must be a JSON object")
             now = datetime.now(UTC)
@@ -264,20 +294,41 @@ def _match_input(lines: Iterator[str], matcher: ArticleMatcher, out: IO[str]) ->
     return 1 if errors else 0
 
 
-def cmd_match(args: argparse.Namespace) -> int:
-    if args.watchlists:
-        paths = watchlist_paths(args.watchlists, Path.cwd())
-    else:
+def _is_match_input(path: str) -> bool:
+    """Whether a path given after --watchlists is the articles, not a watchlist: `-`, or a
+    file that is neither YAML, nor a directory, nor a glob."""
+    if path == "-":
+        return True
+    return not (
+        Path(path).suffix.lower() in (".yaml", ".yml")
+        or Path(path).is_dir()
+        or glob.has_magic(path)
+    )
+
+
+def _match_sources(args: argparse.Namespace) -> tuple[WatchlistFiles, str]:
+    """The watchlists and the input of `match`. `--watchlists DIR FILE` is the documented
+    form, but argparse gives FILE to --watchlists (it takes one or more): take it back."""
+    if args.watchlists is None:
         loaded = _load(args.config or DEFAULT_CONFIG)
-        paths = watchlist_paths(loaded.config.watchlists, loaded.base_dir)
-    matcher = build_matcher(load_watchlists(paths))
-    if args.input == "-":
+        return WatchlistFiles.of(loaded), args.input or "-"
+    patterns = list(args.watchlists)
+    source = args.input
+    if source is None and len(patterns) > 1 and _is_match_input(patterns[-1]):
+        source = patterns.pop()
+    return WatchlistFiles(tuple(patterns), Path.cwd()), source or "-"
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    watchlists, source = _match_sources(args)
+    matcher = build_matcher(watchlists.load())
+    if source == "-":
         return _match_input(iter(sys.stdin), matcher, sys.stdout)
     try:
-        with open(args.input, encoding="utf-8") as handle:
+        with open(source, encoding="utf-8") as handle:
             return _match_input(iter(handle), matcher, sys.stdout)
     except OSError as exc:
-        print(f"{args.input}: {exc.strerror}", file=sys.stderr)
+        print(f"{source}: {exc.strerror}", file=sys.stderr)
         return 2
 
 
@@ -310,11 +361,9 @@ def cmd_service(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from services.run_all import run_all
 
-    loaded = _load(args.config)
-    watchlists = load_watchlists(watchlist_paths(loaded.config.watchlists, loaded.base_dir))
-    problems = check_references(loaded, watchlists)
-    if problems:
-        raise ConfigError(problems)
+    _missing_config(args.config)
+    loaded = _checked(check_config(args.config)).loaded
+    assert loaded is not None  # a report without problems has the config
     return asyncio.run(run_all(loaded, args.log_level))
 
 
@@ -384,7 +433,7 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
 
     from ingest.errors import OpmlError
     from ingest.opml import read_opml
-    from services.config import FeedConfig
+    from services.feedlist import to_entry
 
     known: set[str] = set()
     if args.config is not None:
@@ -397,19 +446,13 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
     except OpmlError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    entries: list[dict[str, str]] = []
+    entries: list[dict[str, Any]] = []
     already = 0
     for feed in found:
-        entry = {"url": feed.url}
-        if feed.title:
-            entry["name"] = feed.title[:200]
-        if feed.lang:
-            entry["lang"] = feed.lang
-        try:
-            FeedConfig.model_validate(entry)
-        except ValidationError as exc:
-            reason = exc.errors(include_url=False)[0]["msg"]
-            print(f"{args.opml}: skipped {feed.url}: {reason}", file=sys.stderr)
+        entry, notes = to_entry(feed)
+        for note in notes:
+            print(f"{args.opml}: {note}", file=sys.stderr)
+        if entry is None:
             continue
         if feed.url in known:
             already += 1
@@ -422,11 +465,11 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_export(args: argparse.Namespace) -> int:
-    from ingest.opml import OpmlFeed, write_opml
+    from ingest.opml import write_opml
+    from services.feedlist import to_outline
 
     loaded = _load(args.config)
-    feeds = [OpmlFeed(f.url, f.name, f.lang) for f in loaded.config.feeds]
-    sys.stdout.buffer.write(write_opml(feeds))
+    sys.stdout.buffer.write(write_opml(to_outline(f) for f in loaded.config.feeds))
     sys.stdout.flush()
     return 0
 

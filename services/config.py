@@ -5,7 +5,7 @@ Built once in `main()` and passed down; nothing reads config from a global.
 
 import glob
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,6 +34,7 @@ from services.yamlfile import (
     dotted,
     read_yaml,
     validate,
+    validate_all,
 )
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -54,6 +55,16 @@ def parse_duration(value: Any) -> float:
     if seconds <= 0:
         raise ValueError("a duration must be positive")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds → the shortest duration `parse_duration` reads back exactly (`300` → `5m`)."""
+    if seconds == int(seconds):
+        for unit in ("d", "h", "m"):
+            if int(seconds) % _UNITS[unit] == 0:
+                return f"{int(seconds) // int(_UNITS[unit])}{unit}"
+        return f"{int(seconds)}s"
+    return format(seconds, "f").rstrip("0") + "s"
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -393,34 +404,53 @@ def _watchlist_label(data: Any) -> Any:
     return label
 
 
-def load_watchlist(path: Path) -> Watchlist:
-    doc = read_yaml(path)
-    return validate(doc, Watchlist, label=_watchlist_label(doc.data))
+def is_watchlist_file(path: Path) -> bool:
+    """Whether `path` holds a watchlist rather than a config (a config has no `rules`)."""
+    try:
+        data = read_yaml(path).data
+    except ConfigError:
+        return False
+    return isinstance(data, dict) and "rules" in data
+
+
+def _pattern_files(pattern: str, base: Path) -> list[Path]:
+    resolved = Path(pattern).expanduser()
+    resolved = resolved if resolved.is_absolute() else base / resolved
+    if resolved.is_dir():
+        return sorted(resolved.glob("*.yaml")) + sorted(resolved.glob("*.yml"))
+    if glob.has_magic(str(resolved)):
+        return sorted(Path(p) for p in glob.glob(str(resolved)))
+    return [resolved]  # a file: if it is missing, reading it says so
 
 
 def watchlist_paths(patterns: list[str], base: Path) -> list[Path]:
     """Files named by watchlist paths, directories or globs (relative to `base`), sorted."""
-    paths: list[Path] = []
-    for pattern in patterns:
-        resolved = Path(pattern).expanduser()
-        resolved = resolved if resolved.is_absolute() else base / resolved
-        if resolved.is_dir():
-            paths.extend(sorted(resolved.glob("*.yaml")) + sorted(resolved.glob("*.yml")))
-        elif glob.has_magic(str(resolved)):
-            paths.extend(sorted(Path(p) for p in glob.glob(str(resolved))))
-        else:
-            paths.append(resolved)
-    return paths
+    return [path for pattern in patterns for path in _pattern_files(pattern, base)]
 
 
-def load_watchlists(paths: list[Path]) -> list[Watchlist]:
-    """Load every watchlist file; raises one `ConfigError` listing the problems of them all."""
+@dataclass(frozen=True)
+class WatchlistSet:
+    """What loading watchlist files gave: the valid watchlists, every problem, and the ids the
+    files declare, valid or not (so a config naming a broken watchlist is not told it is
+    unknown)."""
+
+    watchlists: list[Watchlist]
+    problems: list[Problem]
+    declared: frozenset[str]
+
+
+def collect_watchlists(paths: list[Path]) -> WatchlistSet:
+    """Load every watchlist file, collecting the problems of them all instead of raising."""
     problems: list[Problem] = []
     watchlists: list[Watchlist] = []
+    declared: set[str] = set()
     first_file: dict[str, Path] = {}
     for path in paths:
         try:
-            watchlist = load_watchlist(path)
+            doc = read_yaml(path)
+            if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
+                declared.add(doc.data["id"])
+            watchlist = validate(doc, Watchlist, label=_watchlist_label(doc.data))
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
@@ -436,17 +466,26 @@ def load_watchlists(paths: list[Path]) -> list[Watchlist]:
             continue
         first_file[watchlist.id] = path
         watchlists.append(watchlist)
-    if problems:
-        raise ConfigError(problems)
-    return watchlists
+    return WatchlistSet(watchlists, problems, frozenset(declared))
 
 
-def check_references(loaded: LoadedConfig, watchlists: list[Watchlist]) -> list[Problem]:
-    """Problems where the config names a watchlist that does not exist."""
-    known = {w.id for w in watchlists}
+def load_watchlists(paths: list[Path]) -> list[Watchlist]:
+    """Load every watchlist file; raises one `ConfigError` listing the problems of them all."""
+    found = collect_watchlists(paths)
+    if found.problems:
+        raise ConfigError(found.problems)
+    return found.watchlists
+
+
+def check_references(
+    loaded: LoadedConfig, watchlists: list[Watchlist], declared: frozenset[str] = frozenset()
+) -> list[Problem]:
+    """Problems where the config names a watchlist that does not exist (`declared`: ids of
+    watchlist files that have problems of their own, known all the same)."""
+    known = {w.id for w in watchlists} | declared
     problems = []
-    if not watchlists:
-        problems.append(loaded.doc.problem(("watchlists",), "no watchlist file found"))
+    if not loaded.config.watchlists:
+        problems.append(loaded.doc.problem(("watchlists",), "lists no watchlist file"))
     notify = loaded.config.notify
     refs: list[tuple[Path_, list[str]]] = [
         (("notify", "telegram", "chats", i, "watchlists"), chat.watchlists)
@@ -474,14 +513,16 @@ def check_references(loaded: LoadedConfig, watchlists: list[Watchlist]) -> list[
 
 @dataclass(frozen=True)
 class WatchlistFiles:
-    """The watchlist files a config names, re-read when they change (hot reload)."""
+    """The watchlist files a config (or the command line) names, re-read when they change."""
 
     patterns: tuple[str, ...]
     base: Path
+    #: The config naming them, to locate a pattern's problem there; None: the command line.
+    origin: YamlDocument | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, loaded: LoadedConfig) -> "WatchlistFiles":
-        return cls(tuple(loaded.config.watchlists), loaded.base_dir)
+        return cls(tuple(loaded.config.watchlists), loaded.base_dir, loaded.doc)
 
     def paths(self) -> list[Path]:
         return watchlist_paths(list(self.patterns), self.base)
@@ -497,5 +538,87 @@ class WatchlistFiles:
             out.append((str(path), st.st_mtime_ns, st.st_size))
         return tuple(out)
 
+    def unmatched(self) -> list[Problem]:
+        """A problem for each directory without watchlists and each glob matching nothing:
+        an empty pattern is a mistake, as a missing file is."""
+        problems = []
+        for i, pattern in enumerate(self.patterns):
+            if _pattern_files(pattern, self.base):
+                continue
+            resolved = self.base / Path(pattern).expanduser()
+            what = (
+                "no .yaml or .yml file in this directory"
+                if resolved.is_dir()
+                else "no file matches this pattern"
+            )
+            if self.origin is None:
+                problems.append(Problem(pattern, None, "", what))
+            else:
+                problems.append(self.origin.problem(("watchlists", i), f"{pattern!r}: {what}"))
+        return problems
+
+    def collect(self) -> WatchlistSet:
+        """Every watchlist, and every problem of the patterns and of the files."""
+        found = collect_watchlists(self.paths())
+        return WatchlistSet(found.watchlists, self.unmatched() + found.problems, found.declared)
+
     def load(self) -> list[Watchlist]:
-        return load_watchlists(self.paths())
+        """The watchlists; raises `ConfigError` listing every problem."""
+        found = self.collect()
+        if found.problems:
+            raise ConfigError(found.problems)
+        return found.watchlists
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `mediawatch check` found: every problem, or a summary of what is valid."""
+
+    problems: list[Problem]
+    summary: str = ""
+    loaded: LoadedConfig | None = None
+
+
+def _raw_patterns(doc: YamlDocument) -> list[str] | None:
+    """The `watchlists` of a config that did not validate, when they can be read at all."""
+    if not isinstance(doc.data, dict) or "watchlists" not in doc.data:
+        return list(Config().watchlists)
+    raw = doc.data["watchlists"]
+    if isinstance(raw, list) and all(isinstance(p, str) for p in raw):
+        return raw
+    return None  # the config's own problems say what is wrong with it
+
+
+def check_config(path: Path) -> CheckReport:
+    """Every problem of a config file and of the watchlists it names, at once: the watchlists
+    are checked even when the config has problems of its own."""
+    try:
+        doc = read_yaml(path)
+    except ConfigError as exc:
+        return CheckReport(exc.problems)
+    config, problems = validate_all(doc, Config)
+    if config is not None:
+        files = WatchlistFiles(tuple(config.watchlists), doc.path.parent, doc)
+    elif (patterns := _raw_patterns(doc)) is not None:
+        files = WatchlistFiles(tuple(patterns), doc.path.parent, doc)
+    else:
+        return CheckReport(problems)
+    found = files.collect()
+    problems += found.problems
+    if config is None:
+        return CheckReport(problems)
+    loaded = LoadedConfig(config, doc)
+    problems += check_references(loaded, found.watchlists, found.declared)
+    rules = sum(len(w.rules) for w in found.watchlists)
+    summary = (
+        f"{path}: ok: {len(config.feeds)} feeds, {len(found.watchlists)} watchlists, {rules} rules"
+    )
+    return CheckReport(problems, summary, loaded)
+
+
+def check_watchlists(files: WatchlistFiles) -> CheckReport:
+    """Every problem of standalone watchlist files (no config involved)."""
+    found = files.collect()
+    rules = sum(len(w.rules) for w in found.watchlists)
+    summary = f"{', '.join(files.patterns)}: ok: {len(found.watchlists)} watchlists, {rules} rules"
+    return CheckReport(found.problems, summary)

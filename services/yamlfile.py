@@ -2,6 +2,11 @@
 
 Used for the config file and for watchlists. `${VAR}`, `${VAR:-default}` and `${file:/path}` in
 string values are substituted after parsing, so a secret can never change the document structure.
+
+PyYAML sets no limits of its own, so the loader here adds them: nesting depth (its composer
+recurses), alias expansion (billion laughs), aliases inside their own anchor (a cycle), and
+integer length. A hostile file gets one `FILE:LINE: YAML: ...` problem, never a hang or a
+RecursionError.
 """
 
 import os
@@ -17,6 +22,13 @@ from pydantic import BaseModel, ValidationError
 Path_ = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
+#: Mappings and lists nested deeper than this are refused (configs and watchlists nest < 10).
+MAX_YAML_DEPTH = 64
+#: Nodes that aliases (`*name`) may repeat in one file, all aliases together.
+MAX_ALIAS_NODES = 100_000
+#: Digits of an integer (Python refuses to convert more than 4,300; no setting needs 20).
+MAX_INT_DIGITS = 100
+
 _SUBST_RE = re.compile(
     r"\$\{(?:file:(?P<file>[^}]+)|(?P<var>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?)\}"
 )
@@ -27,13 +39,14 @@ class Problem:
     """One thing wrong with a file, located as precisely as we can."""
 
     file: str
-    line: int
+    line: int | None  # None: the problem is the file itself (missing, unreadable)
     field: str
     message: str
 
     def __str__(self) -> str:
         where = f"{self.field}: " if self.field else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
+        line = "" if self.line is None else f"{self.line}:"
+        return f"{self.file}:{line} {where}{self.message}"
 
 
 class ConfigError(Exception):
@@ -46,11 +59,13 @@ class ConfigError(Exception):
 
 @dataclass
 class YamlDocument:
-    """Parsed YAML plus the line where each key or item starts, for error messages."""
+    """Parsed YAML plus the line where each key or item starts, for error messages, and the
+    `${...}` substitutions that failed (reported by `validate` with the other problems)."""
 
     path: Path
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    unresolved: dict[Path_, str] = field(default_factory=dict)
 
     def line_of(self, loc: Path_) -> int:
         """Line of the deepest known prefix of `loc` (1 if nothing is known)."""
@@ -71,6 +86,113 @@ def dotted(loc: Path_) -> str:
     return out
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing deep nesting, aliases that contain themselves and
+    over-long integers while it composes (with the line), before anything can recurse."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.open_anchors: set[str] = set()  # anchors of the collections being composed
+        self.first_alias_line: int | None = None
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped stub
+        if isinstance(event, yaml.AliasEvent):
+            self.first_alias_line = self.first_alias_line or _line(event)
+            if event.anchor in self.open_anchors:
+                raise _refused(f"alias *{event.anchor} is inside its own anchor", event)
+            return super().compose_node(parent, index)
+        if not isinstance(event, yaml.CollectionStartEvent):
+            return super().compose_node(parent, index)
+        if self.depth >= MAX_YAML_DEPTH:
+            raise _refused(f"mappings and lists nested more than {MAX_YAML_DEPTH} deep", event)
+        self.depth += 1
+        if event.anchor is not None:
+            self.open_anchors.add(event.anchor)
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        self.open_anchors.discard(event.anchor or "")
+        return node
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        if len(node.value) > MAX_INT_DIGITS:
+            raise _refused(f"integer longer than {MAX_INT_DIGITS} digits", node)
+        value: int = super().construct_yaml_int(node)
+        return value
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
+
+
+class _Refused(Exception):
+    """Well-formed YAML beyond one of our limits, at `line` (1-based)."""
+
+    def __init__(self, reason: str, line: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+def _line(where: yaml.Event | yaml.Node) -> int:
+    return where.start_mark.line + 1 if where.start_mark else 1
+
+
+def _refused(reason: str, where: yaml.Event | yaml.Node) -> _Refused:
+    return _Refused(reason, _line(where))
+
+
+def _measure(root: yaml.Node) -> tuple[int, int, int]:
+    """Nodes and depth of `root` with every alias expanded, and its distinct nodes: computed
+    once per distinct node, iteratively (no expansion, no recursion)."""
+    size: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in size:
+            continue
+        children = _children(node)
+        if children_done:
+            sizes = [size[id(child)] for child in children]
+            size[id(node)] = (
+                1 + sum(n for n, _ in sizes),
+                1 + max((d for _, d in sizes), default=0),
+            )
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in size)
+    nodes, depth = size[id(root)]
+    return nodes, depth, len(size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _compose(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node graph and the data of a one-document YAML text, within the limits above."""
+    loader = _BoundedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        if loader.first_alias_line is not None:
+            nodes, depth, distinct = _measure(node)
+            if nodes - distinct > MAX_ALIAS_NODES:
+                reason = f"aliases repeat more than {MAX_ALIAS_NODES:,} nodes"
+                raise _Refused(reason, loader.first_alias_line)
+            if depth > MAX_YAML_DEPTH:
+                reason = f"nested more than {MAX_YAML_DEPTH} deep once aliases are expanded"
+                raise _Refused(reason, loader.first_alias_line)
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def _walk(node: yaml.Node, path: Path_) -> Iterator[tuple[Path_, int]]:
     yield path, node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -85,11 +207,12 @@ def _walk(node: yaml.Node, path: Path_) -> Iterator[tuple[Path_, int]]:
             yield from _walk(item, (*path, i))
 
 
-def _substitute(value: Any, loc: Path_, doc: YamlDocument, problems: list[Problem]) -> Any:
+def _substitute(value: Any, loc: Path_, unresolved: dict[Path_, str]) -> Any:
+    """`value` with `${...}` replaced; a failed substitution becomes "" and is noted by loc."""
     if isinstance(value, dict):
-        return {k: _substitute(v, (*loc, k), doc, problems) for k, v in value.items()}
+        return {k: _substitute(v, (*loc, k), unresolved) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, (*loc, i), doc, problems) for i, v in enumerate(value)]
+        return [_substitute(v, (*loc, i), unresolved) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
 
@@ -98,30 +221,36 @@ def _substitute(value: Any, loc: Path_, doc: YamlDocument, problems: list[Proble
             try:
                 return Path(m.group("file")).read_text(encoding="utf-8").strip()
             except OSError as exc:
-                problems.append(doc.problem(loc, f"cannot read secret file: {exc.strerror}"))
+                unresolved[loc] = f"cannot read secret file {m.group('file')}: {exc.strerror}"
                 return ""
         name = m.group("var")
         if name in os.environ:
             return os.environ[name]
         if m.group("default") is not None:
             return m.group("default")
-        problems.append(doc.problem(loc, f"environment variable {name} is not set"))
+        unresolved[loc] = f"environment variable {name} is not set"
         return ""
 
     return _SUBST_RE.sub(replace, value)
 
 
 def read_yaml(path: Path) -> YamlDocument:
-    """Parse `path`, raising `ConfigError` with the line of any syntax error."""
+    """Parse `path`, raising `ConfigError` with the line of any syntax error.
+
+    Failed `${...}` substitutions do not raise here: `validate` reports them together with
+    every other problem of the file, so one unset variable hides nothing.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([Problem(str(path), 0, "", f"cannot read file: {exc.strerror}")]) from exc
+        problem = Problem(str(path), None, "", f"cannot read file: {exc.strerror}")
+        raise ConfigError([problem]) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(str(path), 1, "", f"not UTF-8: {exc.reason}")]) from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _compose(text)
+    except _Refused as exc:
+        raise ConfigError([Problem(str(path), exc.line, "", f"YAML: {exc.reason}")]) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -131,10 +260,7 @@ def read_yaml(path: Path) -> YamlDocument:
     doc = YamlDocument(path, data)
     if node is not None:
         doc.lines = dict(_walk(node, ()))
-    problems: list[Problem] = []
-    doc.data = _substitute(data, (), doc, problems)
-    if problems:
-        raise ConfigError(problems)
+    doc.data = _substitute(data, (), doc.unresolved)
     return doc
 
 
@@ -145,17 +271,36 @@ def validate(
     label: Callable[[Path_], str] = dotted,
     context: dict[str, Any] | None = None,
 ) -> M:
-    """Validate `doc` against `model`, turning every pydantic error into a located `Problem`."""
+    """Validate `doc` against `model`; raises `ConfigError` listing every problem."""
+    validated, problems = validate_all(doc, model, label=label, context=context)
+    if problems or validated is None:
+        raise ConfigError(problems)
+    return validated
+
+
+def validate_all(
+    doc: YamlDocument,
+    model: type[M],
+    *,
+    label: Callable[[Path_], str] = dotted,
+    context: dict[str, Any] | None = None,
+) -> tuple[M | None, list[Problem]]:
+    """`doc` as a `model` (None if it is not one), and every pydantic error and failed
+    substitution as a located `Problem`, sorted by line. A model despite problems means only
+    substitutions failed: what does not depend on them can still be checked."""
     if doc.data is None:
-        raise ConfigError([Problem(str(doc.path), 1, "", "file is empty")])
+        return None, [Problem(str(doc.path), 1, "", "file is empty")]
+    problems = [doc.problem(loc, message, label(loc)) for loc, message in doc.unresolved.items()]
+    validated = None
     try:
-        return model.model_validate(doc.data, context=context)
+        validated = model.model_validate(doc.data, context=context)
     except ValidationError as exc:
-        problems = [
+        problems += [  # a value emptied by a failed substitution has no problem of its own
             doc.problem(tuple(err["loc"]), _message(err), label(tuple(err["loc"])))
             for err in exc.errors(include_url=False)
+            if tuple(err["loc"]) not in doc.unresolved
         ]
-        raise ConfigError(problems) from exc
+    return validated, sorted(problems, key=lambda p: p.line or 0)
 
 
 def _message(err: Any) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from ingest.model import Article
+from services.config import FeedConfig, load_config
 from services.feed_server import FeedServer, ServedFeed
 from tests.helpers import REPO
 from tests.test_config import run_cli
@@ -69,7 +70,10 @@ def test_import_prints_yaml_feeds_and_skips_what_is_not_a_feed(tmp_path: Path) -
             {"url": "https://feeds.bbci.co.uk/news/world/rss.xml", "name": "BBC"},
         ]
     }
-    assert "skipped gopher://old.example/feed" in result.stderr
+    assert result.stderr == (
+        f"{opml}: skipped 'Old gopher' (gopher://old.example/feed): it is not an http or https "
+        "URL\n"
+    )
     # with --config, feeds already configured are left out, so the output can be appended
     config = tmp_path / "mediawatch.yaml"
     config.write_text("feeds:\n  - url: https://sabq.org/rss.xml\n", encoding="utf-8")
@@ -88,11 +92,59 @@ def test_import_of_something_that_is_not_opml_exits_2(tmp_path: Path) -> None:
 def test_export_then_import_round_trips_the_shipped_config(tmp_path: Path) -> None:
     exported = run_cli("feeds", "export", "--config", "mediawatch.yaml")
     assert exported.returncode == 0, exported.stderr
-    assert exported.stdout.startswith("<?xml") and '<opml version="2.0">' in exported.stdout
+    assert exported.stdout.startswith("<?xml") and "<opml " in exported.stdout
     opml = tmp_path / "out.opml"
     opml.write_text(exported.stdout, encoding="utf-8")
     imported = run_cli("feeds", "import", str(opml))
-    shipped = yaml.safe_load((REPO / "mediawatch.yaml").read_text(encoding="utf-8"))["feeds"]
-    got = yaml.safe_load(imported.stdout)["feeds"]
-    assert [(f["url"], f["name"]) for f in got] == [(f["url"], f["name"]) for f in shipped]
+    assert imported.returncode == 0 and imported.stderr == ""
+    got = [FeedConfig.model_validate(f) for f in yaml.safe_load(imported.stdout)["feeds"]]
+    assert got == load_config(REPO / "mediawatch.yaml").config.feeds
     assert len(got) == 20
+
+
+def test_export_then_import_keeps_every_feed_field(tmp_path: Path) -> None:
+    feeds = [
+        {
+            "url": "https://a.example/rss",
+            "name": "Sabq & <friends>",
+            "lang": "ar",
+            "interval": "90s",
+            "full_text": True,
+        },
+        {"url": "https://b.example/rss", "interval": 1.5},
+        {"url": "https://c.example/rss", "interval": 7200, "lang": "en"},
+    ]
+    assert set(feeds[0]) == set(FeedConfig.model_fields), "a new feed field must round-trip"
+    config = tmp_path / "mediawatch.yaml"
+    config.write_text(yaml.safe_dump({"feeds": feeds}), encoding="utf-8")
+    exported = run_cli("feeds", "export", "--config", str(config))
+    opml = tmp_path / "out.opml"
+    opml.write_text(exported.stdout, encoding="utf-8")
+    imported = run_cli("feeds", "import", str(opml))
+    assert imported.returncode == 0 and imported.stderr == ""
+    entries = yaml.safe_load(imported.stdout)["feeds"]
+    assert entries[2] == {"url": "https://c.example/rss", "lang": "en", "interval": "2h"}
+    assert [FeedConfig.model_validate(e) for e in entries] == load_config(config).config.feeds
+
+
+def test_import_keeps_a_feed_without_a_bad_field_and_says_why(tmp_path: Path) -> None:
+    opml = tmp_path / "odd.opml"
+    opml.write_text(
+        '<?xml version="1.0"?>\n<opml version="1.0" xmlns:mw="urn:mediawatch:opml"><body>\n'
+        '<outline text="US" XMLURL="https://us.example/rss" language="en-US"/>\n'
+        '<outline text="Odd" xmlUrl="https://odd.example/rss" language="english" '
+        'mw:interval="soon"/>\n'
+        "</body></opml>\n",
+        encoding="utf-8",
+    )
+    result = run_cli("feeds", "import", str(opml))
+    assert yaml.safe_load(result.stdout)["feeds"] == [
+        {"url": "https://us.example/rss", "name": "US", "lang": "en"},
+        {"url": "https://odd.example/rss", "name": "Odd"},
+    ]
+    assert result.stderr.splitlines() == [
+        f"{opml}: 'Odd' (https://odd.example/rss): its language 'english' is not a two-letter "
+        "code such as en or ar, so it is left out",
+        f"{opml}: 'Odd' (https://odd.example/rss): its interval 'soon' is not a duration such "
+        "as 90s, 5m or 1h, so it is left out",
+    ]

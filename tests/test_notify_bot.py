@@ -189,6 +189,16 @@ async def test_start_reactivates_a_chat_that_had_blocked_the_bot(talk: Conversat
 def test_mute_durations() -> None:
     assert parse_mute("30m") == 1800 and parse_mute("1d") == 86400 and parse_mute("off") == 0
     assert parse_mute("31d") is None and parse_mute("2x") is None and parse_mute("") is None
+    assert parse_mute("٣٠m") == 1800  # Arabic-Indic digits are digits
+    assert parse_mute("²m") is None and parse_mute("9" * 5000 + "m") is None
+
+
+async def test_odd_command_arguments_get_an_answer(talk: Conversation) -> None:
+    """Untrusted text: `/mute ²m` used to raise in the handler (no reply at all), and a
+    4,000-character unknown watchlist name made a reply Telegram refuses as too long."""
+    assert (await talk.say(555, "/mute ²m")).startswith("Usage: /mute")
+    reply = await talk.say(555, "/subscribe " + "\u200b" * 4000)
+    assert reply.startswith("There is no watchlist called '") and len(reply) <= 4096
 
 
 async def test_a_chat_that_subscribes_through_the_bot_gets_alerts_from_the_running_service(
