@@ -22,10 +22,10 @@ def test_match_takes_the_file_after_the_watchlists_as_its_input(tmp_path: Path) 
     articles.write_text(ARTICLE, encoding="utf-8")
     result = run_cli("match", "--watchlists", "watchlists/", str(articles))  # README, --help
     assert result.returncode == 0, result.stderr
-    assert rules_fired(result.stdout) == [["ceasefire-violation-en"]]
+    assert rules_fired(result.stdout) == [["ceasefire-violation"]]
     result = run_cli("match", "--watchlists", "watchlists/", "-", stdin=ARTICLE)  # - is stdin
     assert result.returncode == 0, result.stderr
-    assert rules_fired(result.stdout) == [["ceasefire-violation-en"]]
+    assert rules_fired(result.stdout) == [["ceasefire-violation"]]
 
 
 def test_match_takes_every_yaml_path_as_a_watchlist(tmp_path: Path) -> None:
@@ -145,4 +145,4 @@ def test_a_deeply_nested_input_line_is_an_error_line_not_a_traceback() -> None:
     assert result.returncode == 1 and "Traceback" not in result.stderr
     first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert first["alerts"] == [] and "recursion limit exceeded" in first["error"]
-    assert second["alerts"][0]["rule"] == "ceasefire-violation-en"  # the next line still runs
+    assert second["alerts"][0]["rule"] == "ceasefire-violation"  # the next line still runs
