@@ -17,7 +17,7 @@ disagree fail at load.
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,11 +77,14 @@ class EventModel:
 
 @dataclass(frozen=True)
 class EventClassifier:
-    """The trained per-event models and the encoder they were trained with."""
+    """The trained per-event models and the encoder they were trained with; `gates`: per
+    event, a frame-features-only model and the probability under which a candidate sentence
+    is dropped before the (costlier) encoder reads it."""
 
     models: dict[str, EventModel]
     encoder: SentenceEncoder | None
     version: str
+    gates: dict[str, tuple[EventModel, float]] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -104,18 +107,34 @@ class EventClassifier:
             if variant not in meta["variants"]:
                 raise ValueError(f"{path}: no variant {variant!r} (has {meta['variants']})")
             models = {
-                event: EventModel(
-                    weights=np.asarray(data[f"{variant}/w_{event}"], dtype=np.float32),
-                    bias=float(data[f"{variant}/b_{event}"]),
-                    platt=tuple(float(v) for v in data[f"{variant}/platt_{event}"]),  # type: ignore[arg-type]
-                    threshold=float(data[f"{variant}/threshold_{event}"]),
-                )
+                event: cls._model(data, variant, event)
                 for event in EVENTS
                 if f"{variant}/w_{event}" in data
             }
+            gates = {}
+            if "frames" in meta["variants"] and variant != "frames":
+                for event in models:
+                    if f"{variant}/gate_{event}" in data:
+                        gate = cls._model(data, "frames", event)
+                        gates[event] = (gate, float(data[f"{variant}/gate_{event}"]))
         uses_encoder = any(len(m.weights) > len(FEATURES) for m in models.values())
         return cls(
             models,
             (encoder or SentenceEncoder()) if uses_encoder else None,
             f"{meta.get('version', '')}/{variant}",
+            gates,
+        )
+
+    @staticmethod
+    def _model(data: "np.lib.npyio.NpzFile", variant: str, event: str) -> EventModel:
+        import numpy as np
+
+        return EventModel(
+            weights=np.asarray(data[f"{variant}/w_{event}"], dtype=np.float32),
+            bias=float(data[f"{variant}/b_{event}"]),
+            platt=(
+                float(data[f"{variant}/platt_{event}"][0]),
+                float(data[f"{variant}/platt_{event}"][1]),
+            ),
+            threshold=float(data[f"{variant}/threshold_{event}"]),
         )

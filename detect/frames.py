@@ -37,13 +37,23 @@ Modality = Literal["realis", "threat", "possible", "conditional"]
 Span = tuple[int, int]  # first and last word index in the field
 FieldName = Literal["title", "text"]
 
-#: Cue categories whose presence makes an article a candidate for an event (the prefilter).
+#: Cue categories whose presence makes a sentence a candidate for an event.
 TRIGGERS: dict[str, tuple[str, ...]] = {
     "ceasefire_violation": ("truce",),
     "threat_to_cut_relations": ("relations", "envoy"),
     "relations_cut": ("relations", "envoy"),
     "shelling_or_strike": ("strike_strong", "weapon"),
     "ceasefire_call_or_agreement": ("truce",),
+}
+_ACTS = ("cut", "downgrade", "expel", "close", "recall")
+#: The article-level prefilter, checked on the matcher's term set before any sentence is read:
+#: for each event, groups of cue categories of which the article must hold one of each group.
+PREFILTER: dict[str, tuple[tuple[str, ...], ...]] = {
+    "ceasefire_violation": (("truce",),),
+    "threat_to_cut_relations": ((*_ACTS, "threat"), ("relations", "envoy", "ambassador")),
+    "relations_cut": (_ACTS, ("relations", "envoy", "ambassador")),
+    "shelling_or_strike": (("strike_strong", "weapon"), ("strike_strong", "strike_weak")),
+    "ceasefire_call_or_agreement": (("truce",),),
 }
 #: Words between two cues for them to count as one phrase ("violated the ceasefire").
 NEAR = 6
@@ -103,17 +113,24 @@ class FrameHit:
 # ---- reading the sentences ----------------------------------------------------------------
 
 
-def _occurrences(entries: Sequence[Entry], f: MatchedField, present: frozenset[int]) -> list[Span]:
-    spans: list[Span] = []
-    for entry in entries:
-        if entry[0] not in present:
+def _occurrences(
+    starting: dict[int, list[tuple[str, Entry]]], f: MatchedField, present: frozenset[int]
+) -> dict[str, list[Span]]:
+    """Category → spans of its entries in field `f`, visiting only entries whose first term
+    the article contains."""
+    found: dict[str, set[Span]] = {}
+    for first in present & starting.keys():
+        starts = f.positions(first)
+        if not starts:
             continue
-        starts = f.positions(entry[0])
-        if len(entry) > 1:
-            later = [set(f.positions(t)) for t in entry[1:]]
-            starts = [p for p in starts if all(p + k in s for k, s in enumerate(later, 1))]
-        spans.extend((p, p + len(entry) - 1) for p in starts)
-    return sorted(set(spans))
+        for category, entry in starting[first]:
+            hits = starts
+            if len(entry) > 1:
+                later = [set(f.positions(t)) for t in entry[1:]]
+                hits = [p for p in starts if all(p + k in s for k, s in enumerate(later, 1))]
+            if hits:
+                found.setdefault(category, set()).update((p, p + len(entry) - 1) for p in hits)
+    return {category: sorted(spans) for category, spans in found.items()}
 
 
 def read_sentences(
@@ -123,12 +140,11 @@ def read_sentences(
     present: frozenset[int],
 ) -> list[Sentence]:
     """Every sentence of the title and text that holds at least one cue, with its cues."""
-    table = cues.of(lang)
+    starting = cues.starting(lang)
     sentences: list[Sentence] = []
     for name in ("title", "text"):
         f = fields[name]
-        found = {c: _occurrences(e, f, present) for c, e in table.items()}
-        found = {c: spans for c, spans in found.items() if spans}
+        found = _occurrences(starting, f, present)
         if not found:
             continue
         if name == "title":
@@ -228,7 +244,9 @@ def is_candidate(event: str, s: Sentence) -> bool:
         return bool(_truces(s))
     if event == "shelling_or_strike":
         return bool(_strikes(s)) or s.has("weapon")
-    return any(s.has(c) for c in TRIGGERS[event])
+    objects = s.has("relations") or s.has("envoy") or s.has("ambassador")
+    acts = any(s.has(c) for c in (*_ACTS, "threat", "diplomatic"))
+    return objects and acts
 
 
 def _violation(s: Sentence) -> FrameHit | None:
@@ -281,10 +299,10 @@ def _rupture(s: Sentence, threat: bool) -> Span | None:
         r for r in s.get("relations") if s.has("diplomatic") or not _near([r], s.get("economic"), 2)
     ]
     for cue in ("cut", "downgrade"):
-        found = _near(s.get(cue), relations, 4)
+        found = _near(s.get(cue), relations, 6)
         if found:
             return found[0]
-    expelled = s.get("envoy") if threat else s.get("ambassador")
+    expelled = s.get("envoy") + s.get("ambassador") if threat else s.get("ambassador")
     for cue, objects in (
         ("expel", expelled),
         ("downgrade", s.get("envoy")),
@@ -378,7 +396,13 @@ def sentence_features(
 ) -> list[float]:
     """The numbers the classifier weighs for `event` in sentence `s` (order: `FEATURES`)."""
     values = [float(s.has(c)) for c in CATEGORIES]
-    values += [float(bool(_near(s.get(a), s.get(b)))) for a, b in _PAIRS]
+    cues = {c: s.get(c) for c in {x for pair in _PAIRS for x in pair}}
+    cues["violate"] = [  # "no violations", «لم تسجل أي خروقات»: not a violation cue
+        v
+        for v in cues["violate"]
+        if not (_before(s.get("negation"), v, 3) or _inside(v, s.get("hold")))
+    ]
+    values += [float(bool(_near(cues[a], cues[b]))) for a, b in _PAIRS]
     hits = {e: FRAMES[e](s) for e in EVENTS}
     values += [float(hits[e] is not None) for e in EVENTS]
     values += [float(hits[e] is not None and hits[e].fires) for e in EVENTS]  # type: ignore[union-attr]

@@ -2,11 +2,14 @@
 
 `detect/lexicons/<lang>.yaml` maps each cue category (truce, violate, cut, relations, threat,
 negation, ...) to entries. An entry is one or more words that must be adjacent, in order; a
-word matches its inflections in the article's language (`text.analysers`) and `word*` any
-word starting so (YAML quotes around an entry are only YAML's). Analysts never see these
+word matches its inflections in the article's language (`text.analysers`), `word*` any word
+starting so, and `=word` only that word (where a stem would merge it with another: Russian
+`=посла`, the ambassador's genitive, stems like `после`, "after"). YAML quotes around an
+entry are only YAML's. Analysts never see these
 files: they are the building blocks of the shipped pack's frames (`detect.frames`).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -40,6 +43,8 @@ def compile_entry(entry: str, terms: TermTable) -> Entry:
     for raw in entry.split():
         if raw.endswith("*") and len(raw) > MIN_PREFIX:
             ids.append(terms.prefix(raw[:-1]))
+        elif raw.startswith("="):
+            ids.extend(terms.exact_word(w) for w in WORD_RE.findall(raw[1:]))
         else:
             ids.extend(terms.word(w) for w in WORD_RE.findall(raw))
     return tuple(ids)
@@ -52,7 +57,11 @@ class CueTable:
 
     terms: TermTable
     by_lang: dict[str, dict[str, tuple[Entry, ...]]] = field(default_factory=dict)
+    lengths: dict[int, int] = field(default_factory=dict)  # term → length of its word
     merged: dict[str, tuple[Entry, ...]] = field(default_factory=dict)
+    #: per language (and "" for merged): first term → the (category, entry) pairs it starts,
+    #: so that reading an article visits only the entries whose first word it contains
+    starts: dict[str, dict[int, list[tuple[str, Entry]]]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, terms: TermTable) -> "CueTable":
@@ -67,15 +76,36 @@ class CueTable:
             for category, entries in compiled.items():
                 merged.setdefault(category, []).extend(entries)
         table.merged = {c: tuple(dict.fromkeys(e)) for c, e in merged.items()}
+        table.lengths = terms.weights()
+        for key, categories in [*table.by_lang.items(), ("", table.merged)]:
+            index: dict[int, list[tuple[str, Entry]]] = {}
+            for category, entries in categories.items():
+                for entry in entries:
+                    index.setdefault(entry[0], []).append((category, entry))
+            table.starts[key] = index
         return table
+
+    def starting(self, lang: str | None) -> dict[int, list[tuple[str, Entry]]]:
+        """First term → (category, entry) for a text in `lang` (all languages if unknown)."""
+        return (
+            self.starts.get(lang or "", self.starts[""])
+            if lang in self.by_lang
+            else self.starts[""]
+        )
 
     def of(self, lang: str | None) -> dict[str, tuple[Entry, ...]]:
         return self.by_lang.get(lang or "", self.merged)
 
-    def first_terms(self, categories: tuple[str, ...]) -> frozenset[int]:
-        """Terms of which an article must contain one for any of `categories` to occur."""
+    def key_terms(
+        self, categories: tuple[str, ...], cost: Callable[[int], float] | None = None
+    ) -> frozenset[int]:
+        """Terms of which an article must contain one for any of `categories` to occur: for
+        each entry, its rarest term (all its words must occur, so any one is a necessary
+        condition). Rarity is `cost` (the matcher's learned document frequency) or, before
+        anything is learned, word length: "end to hostilities" waits for "hostilities"."""
+        rarity = cost or (lambda t: -self.lengths.get(t, 0))
         return frozenset(
-            entry[0]
+            min(entry, key=lambda t: (rarity(t), t))
             for lang_table in self.by_lang.values()
             for category in categories
             for entry in lang_table.get(category, ())

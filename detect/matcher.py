@@ -22,7 +22,7 @@ import re2
 
 from detect import query as q
 from detect.classifier import MODEL_PATH, EventClassifier
-from detect.frames import TRIGGERS, read_sentences
+from detect.frames import PREFILTER, read_sentences
 from detect.lexicon import CueTable
 from detect.model import Alert, ArticleRef, Field_, Match, alert_id
 from detect.terms import TermTable
@@ -313,7 +313,7 @@ class QueryMatcher:
     classifier: EventClassifier | None = None
     _cues: CueTable | None = None
     _frame_rules: list[int] = field(default_factory=list)  # frame rules without a query
-    _triggers: dict[str, frozenset[int]] = field(default_factory=dict)
+    _prefilter: dict[str, tuple[frozenset[int], ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for watchlist in self.watchlists:
@@ -325,9 +325,7 @@ class QueryMatcher:
         self._regex_rules = [i for i, c in enumerate(self._rules) if c.regex is not None]
         if any(c.frame for c in self._rules):
             self._cues = CueTable.build(self.terms)
-            self._triggers = {
-                event: self._cues.first_terms(categories) for event, categories in TRIGGERS.items()
-            }
+            self._index_prefilter(None)
             self._frame_rules = [i for i, c in enumerate(self._rules) if c.frame and c.node is None]
         weight = self.terms.weights()
         self._index_anchors(lambda term: 1.0 / weight[term])  # longer words: rarer, at first
@@ -354,6 +352,13 @@ class QueryMatcher:
                     by_anchor[term].append(index)
         self._by_anchor, self._always = by_anchor, always
 
+    def _index_prefilter(self, cost: Callable[[int], float] | None) -> None:
+        assert self._cues is not None
+        self._prefilter = {
+            event: tuple(self._cues.key_terms(group, cost) for group in groups)
+            for event, groups in PREFILTER.items()
+        }
+
     def _learn(self, present: frozenset[int]) -> None:
         """Count in how many articles each term occurs; re-choose anchors by that, at 256,
         512, 1024 … 65536 articles, so rules wait on their rarest terms (as Luwak does with
@@ -364,6 +369,8 @@ class QueryMatcher:
             self._next_reanchor *= 2
             df = self._document_frequency
             self._index_anchors(lambda term: df[term] + 0.5)
+            if self._cues is not None:  # frame prefilters too wait on their rarest words
+                self._index_prefilter(lambda term: df[term])
 
     @property
     def rule_count(self) -> int:
@@ -436,7 +443,8 @@ class QueryMatcher:
         events = {
             e
             for i in rules
-            if (e := self._rules[i].frame) and not present.isdisjoint(self._triggers[e])
+            if (e := self._rules[i].frame)
+            and all(not present.isdisjoint(group) for group in self._prefilter[e])
         }
         if not events:
             return {}

@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 #: Candidate sentences the classifier reads per event and article: the title and the lead
 #: carry the news, and a long article must not cost more than a short one.
 MAX_CANDIDATES = 8
+#: Of those, how many the encoder reads per event (the best by the frame features alone).
+MAX_ENCODED = 2
+#: A frame-features-only probability from which the encoder is not consulted at all.
+SURE = 0.97
+#: Words either side of a trigger that the encoder reads of a long sentence.
+WINDOW = 16
 
 
 class SpanningField(MatchedField, Protocol):
@@ -80,7 +86,7 @@ class Reading:
 
     fields: dict[FieldName, SpanningField]
     sentences: list[Sentence]
-    _vectors: dict[tuple[FieldName, int], "np.ndarray"] = field(default_factory=dict)
+    _vectors: dict[str, "np.ndarray"] = field(default_factory=dict)  # by text read
 
     @property
     def title(self) -> Sentence | None:
@@ -112,19 +118,34 @@ class Reading:
         found: list[Span] = sorted({x for c in TRIGGERS[event] for x in s.get(c)})
         return tuple(f.match(s.field, a, b) for a, b in found[:6])
 
+    def window(self, s: Sentence, hit: FrameHit | None) -> str:
+        """What the encoder reads of a candidate sentence: the whole sentence when short, else
+        WINDOW words either side of the frame's trigger (or of the first cue). Long news
+        sentences cost the encoder in proportion to their length; the event sits near the
+        trigger."""
+        first, end = s.words
+        if end - first <= 2 * WINDOW + 1:
+            return self.text_of(s)
+        center = hit.trigger[0] if hit else min(x[0] for spans in s.cues.values() for x in spans)
+        low, high = max(first, center - WINDOW), min(end - 1, center + WINDOW)
+        return self.fields[s.field].match(s.field, low, high).text
+
     def embeddings(
-        self, sentences: Sequence[Sentence], classifier: EventClassifier
+        self,
+        sentences: Sequence[Sentence],
+        hits: Sequence[FrameHit | None],
+        classifier: EventClassifier,
     ) -> "np.ndarray":
         import numpy as np
 
         if classifier.encoder is None:
             return np.zeros((len(sentences), 0), dtype=np.float32)
-        missing = [s for s in sentences if (s.field, s.index) not in self._vectors]
+        texts = [self.window(s, h) for s, h in zip(sentences, hits, strict=True)]
+        missing = sorted({t for t in texts if t not in self._vectors})
         if missing:
-            vectors = classifier.encoder.encode([self.text_of(s) for s in missing])
-            for s, v in zip(missing, vectors, strict=True):
-                self._vectors[(s.field, s.index)] = v
-        return np.vstack([self._vectors[(s.field, s.index)] for s in sentences])
+            for text, vector in zip(missing, classifier.encoder.encode(missing), strict=True):
+                self._vectors[text] = vector
+        return np.vstack([self._vectors[t] for t in texts])
 
 
 #: Words between a trigger and its object for the two to be shown as one phrase.
@@ -183,7 +204,28 @@ def decide_frame(
 
     model = classifier.models[event]
     features = feature_matrix(event, sentences, hits, reading.title)
-    probabilities = model.probability(features, reading.embeddings(sentences, classifier))
+    if event in classifier.gates:
+        # the frame features alone rank the candidates: those under the gate's floor are not
+        # encoded at all, and of the rest only the best MAX_ENCODED (the encoder is the cost)
+        gate, floor = classifier.gates[event]
+        odds = gate.probability(features, np.zeros((len(sentences), 0), np.float32))
+        keep = [i for i in np.argsort(-odds, kind="stable")[:MAX_ENCODED] if odds[i] >= floor]
+        if not keep:
+            return None
+        if odds[keep[0]] >= SURE:  # the frame features settle it: no need to encode
+            best = sentences[keep[0]]
+            return Verdict(
+                event,
+                round(float(odds[keep[0]]), 4),
+                reading.evidence(best),
+                reading.spans(best, event, hits[keep[0]]),
+                ("frame", "classifier"),
+                model.threshold,
+            )
+        sentences = [sentences[i] for i in keep]
+        hits = [hits[i] for i in keep]
+        features = features[keep]
+    probabilities = model.probability(features, reading.embeddings(sentences, hits, classifier))
     best_index = int(np.argmax(probabilities))
     best = sentences[best_index]
     return Verdict(
