@@ -61,7 +61,9 @@ def evaluate(split: str, show_errors: bool) -> dict[str, Any]:
             right = predicted["actor"] == gold["actor"] and predicted["target"] == gold["target"]
             exact[lang][0] += right
             exact[lang][1] += 1
-        if show_errors and (predicted["actor"] != gold["actor"] or predicted["target"] != gold["target"]):
+        if show_errors and (
+            predicted["actor"] != gold["actor"] or predicted["target"] != gold["target"]
+        ):
             errors.append(
                 {"sid": row["sid"], "event": row["event"], "sentence": row["sentence"],
                  "gold": {r: sorted(gold[r]) for r in ROLES},

@@ -21,10 +21,11 @@ from typing import Protocol
 import re2
 
 from detect import query as q
-from detect.classifier import MODEL_PATH, EventClassifier
+from detect.actors import Gazetteer, shipped_gazetteer
+from detect.classifier import MODEL_PATH, EventClassifier, story_vector
 from detect.frames import PREFILTER, read_sentences
 from detect.lexicon import CueTable
-from detect.model import Alert, ArticleRef, Field_, Match, alert_id
+from detect.model import ActorRef, Alert, ArticleRef, Field_, Match, alert_id
 from detect.terms import TermTable
 from detect.verdict import Reading, Verdict, decide_frame, query_verdict
 from detect.watchlist import Rule, Watchlist
@@ -314,6 +315,8 @@ class QueryMatcher:
     _cues: CueTable | None = None
     _frame_rules: list[int] = field(default_factory=list)  # frame rules without a query
     _prefilter: dict[str, tuple[frozenset[int], ...]] = field(default_factory=dict)
+    #: names the countries and groups of an alert's evidence, with their roles
+    gazetteer: Gazetteer | None = None
 
     def __post_init__(self) -> None:
         for watchlist in self.watchlists:
@@ -420,9 +423,23 @@ class QueryMatcher:
             return []
         detected_at = now or datetime.now(UTC)
         ref = ArticleRef.of(article)  # shared by the article's alerts
+        vector = None
+        if self.classifier is not None and self.classifier.encoder is not None:
+            vector = story_vector(self.classifier.encoder, article.title, article.text)
         return [
-            self._alert(self._rules[i], article, ref, verdicts[i], detected_at)
+            self._alert(self._rules[i], article, ref, verdicts[i], detected_at).model_copy(
+                update={"actors": self._actors(verdicts[i], article), "vector": vector}
+            )
             for i in sorted(verdicts)
+        ]
+
+    def _actors(self, verdict: Verdict, article: Article) -> list[ActorRef]:
+        if self.gazetteer is None or verdict.evidence is None:
+            return []
+        parties = self.gazetteer.read(verdict.evidence.text, article.lang, verdict.event)
+        return [
+            ActorRef(id=p.entity.id, kind=p.entity.kind, name=p.entity.name, role=p.role)
+            for p in parties
         ]
 
     def _frame_verdicts(
@@ -558,7 +575,7 @@ def build_matcher(
     if classifier is True:
         needs = any(rule.frame for watchlist in watchlists for rule in watchlist.rules)
         classifier = shipped_classifier() if needs and MODEL_PATH.exists() else None
-    return QueryMatcher(watchlists, classifier=classifier or None)
+    return QueryMatcher(watchlists, classifier=classifier or None, gazetteer=shipped_gazetteer())
 
 
 @cache

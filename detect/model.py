@@ -49,6 +49,19 @@ class ArticleRef(BaseModel):
         )
 
 
+class ActorRef(BaseModel):
+    """A country, organisation or armed group of the evidence sentence, and its role."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="ISO 3166-1 alpha-2 code, or a gazetteer id such as UN, HAMAS.")
+    kind: Literal["country", "organisation", "armed_group"]
+    name: str = Field(description="English name, for messages.")
+    role: Literal["actor", "target", "source", "mentioned"] = Field(
+        description="actor: did it; target: it was done to; source: says so; else mentioned."
+    )
+
+
 class Alert(BaseModel):
     """A watchlist rule fired on an article. Keyed on Kafka by `story_id`."""
 
@@ -73,6 +86,14 @@ class Alert(BaseModel):
     )
     stages: list[Stage] = Field(
         default_factory=list, description="Which stages decided, in order (e.g. frame, classifier)."
+    )
+    actors: list[ActorRef] = Field(
+        default_factory=list, description="Who did what to whom, read in the evidence sentence."
+    )
+    vector: str | None = Field(
+        None,
+        description="The article's title and lead embedded by the multilingual encoder (512 "
+        "float16, base64): how notify recognises one story told in two languages.",
     )
     story_id: str = Field(description="Story the article belongs to (the article id if alone).")
     detected_at: datetime = Field(description="When detect produced the alert.")
