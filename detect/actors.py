@@ -112,13 +112,17 @@ class Gazetteer:
     """Entities and their names, compiled into a term table of their own."""
 
     entities: dict[str, Entity]
+    aliases: dict[str, frozenset[str]] = field(default_factory=dict)  # id → every name
     terms: TermTable = field(default_factory=TermTable)
     names: dict[int, list[tuple[str, Entry]]] = field(default_factory=dict)  # first term →
     cues: dict[int, list[tuple[str, Entry]]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, names: dict[str, tuple[Kind, str, set[str]]]) -> "Gazetteer":
-        gazetteer = cls({code: Entity(code, kind, en) for code, (kind, en, _) in names.items()})
+        gazetteer = cls(
+            {code: Entity(code, kind, en) for code, (kind, en, _) in names.items()},
+            {code: frozenset(aliases) for code, (_, _, aliases) in names.items()},
+        )
         for code, (_, _, aliases) in names.items():
             for alias in aliases:
                 entry = compile_entry(alias, gazetteer.terms)
@@ -222,7 +226,7 @@ def _roles(
     if event in ("relations_cut", "threat_to_cut_relations"):
         # the ambassador's country first: "expelled the French ambassador", «سفير إثيوبيا»
         for start, end in cues.get("ambassador", []) + cues.get("envoy", []):
-            give(_owner(mentions, start, end, set(roles)), "target")
+            give(_owner(mentions, start, end, set(roles), lang), "target")
     accuse = cues.get("accuse", [])
     verb_first = lang == "ar"  # Arabic news sentences often start with the verb
     if accuse:
@@ -270,13 +274,15 @@ def _roles(
     return _parties(mentions, roles)
 
 
-def _owner(mentions: list[Mention], start: int, end: int, skip: set[str]) -> Mention | None:
-    """Whose envoy: the party right after ("ambassador of Iran", «سفير إثيوبيا») or right
-    before ("the French ambassador" after its article, "Iran's ambassador")."""
+def _owner(
+    mentions: list[Mention], start: int, end: int, skip: set[str], lang: str | None
+) -> Mention | None:
+    """Whose envoy: the party right after ("ambassador of Iran", «سفير إثيوبيا», «السفير
+    الفرنسي», «посол Франции»), or in English right before ("the French ambassador")."""
     for m in mentions:
         if m.entity.id in skip:
             continue
-        if 0 < m.span[0] - end <= 2 or 0 < start - m.span[1] <= 1:
+        if 0 < m.span[0] - end <= 2 or (lang in (None, "en") and 0 < start - m.span[1] <= 1):
             return m
     return None
 
@@ -342,3 +348,8 @@ def shipped_gazetteer() -> Gazetteer:
 
 def entity_ids(parties: Iterable[Party]) -> set[str]:
     return {p.entity.id for p in parties}
+
+
+def known_entity(code: str) -> bool:
+    """Whether `code` is a country or group of the shipped gazetteer."""
+    return code in shipped_gazetteer().entities

@@ -98,6 +98,16 @@ Span = tuple[Field_, int, int]  # field, first word index, last word index
 
 
 def _compile(node: q.Node, terms: TermTable) -> _Node:
+    if isinstance(node, q.Meta) and node.key == "country":  # any name of the country or group
+        names = sorted(shipped_gazetteer().aliases[node.value])
+        words = [WORD_RE.findall(name) for name in names]
+        return _Or(
+            tuple(
+                _Term(terms.word(ws[0])) if len(ws) == 1 else _Phrase(tuple(map(terms.word, ws)))
+                for ws in words
+                if ws
+            )
+        )
     if isinstance(node, q.Term):
         return _Term(terms.word(node.word))
     if isinstance(node, q.Prefix):

@@ -11,7 +11,9 @@ So `truce OR ceasefire NOT football OR cricket` is (truce OR ceasefire) AND NOT 
 cricket), as in Lucene-style tools: a bare NOT excludes what follows it from everything before
 it, up to the enclosing brackets.
 
-Fields: `title:` and `text:` scope their operand to one field; `lang:xx` and `source:name`
+Fields: `title:` and `text:` scope their operand to one field; `country:AZ` matches a
+mention of a country or group of the gazetteer by any of its names (`detect.actors`);
+`lang:xx` and `source:name`
 test the article's metadata. Operators are upper case; lower-case `and`, `or`, `not`, `near`
 are ordinary words. Matching semantics live in `detect.terms` and `detect.matcher`.
 
@@ -84,9 +86,10 @@ class FieldScope:
 
 @dataclass(frozen=True)
 class Meta:
-    """`lang:ar` or `source:"BBC Arabic"`: a test on the article's metadata."""
+    """`lang:ar`, `source:"BBC Arabic"`: a test on the article's metadata; `country:AZ`: a
+    mention of the country or group (compiled into its names by the matcher)."""
 
-    key: Literal["lang", "source"]
+    key: Literal["lang", "source", "country"]
     value: str
 
 
@@ -99,7 +102,7 @@ _TOKEN_RE = re.compile(
       | (?P<phrase>"[^"]*"?)
       | (?P<near>O?NEAR/\d+)\b
       | (?P<op>AND|OR|NOT)(?![\w*:])
-      | (?P<field>(?:title|text|lang|source):)
+      | (?P<field>(?:title|text|lang|source|country):)
       | (?P<word>[^\s()"]+)
     """,
     re.VERBOSE,
@@ -230,6 +233,14 @@ class _Parser:
                         f"lang: wants a two-letter code such as ar or en, not {value!r}", tok
                     )
                 return Meta("lang" if name == "lang" else "source", value.lower())
+            if name == "country":
+                value = self.take_value(tok)
+                if not re.fullmatch(r"[A-Za-z][A-Za-z_]{1,31}", value):
+                    raise self.error(
+                        f"country: wants a code such as AZ or an id such as HAMAS, not {value!r}",
+                        tok,
+                    )
+                return Meta("country", value.upper())
             return FieldScope("title" if name == "title" else "text", self.parse_primary())
         return self.parse_primary()
 
@@ -296,6 +307,8 @@ class _Parser:
 def _positional(node: Node) -> bool:
     if isinstance(node, Term | Prefix | Phrase | Near):
         return True
+    if isinstance(node, Meta) and node.key == "country":  # the country's names are words
+        return True
     if isinstance(node, Or):
         return all(_positional(c) for c in node.children)
     if isinstance(node, FieldScope):
@@ -320,6 +333,8 @@ def parse_query(query: str) -> Node:
 def has_positive_term(node: Node) -> bool:
     if isinstance(node, Term | Prefix | Phrase | Near):
         return True
+    if isinstance(node, Meta) and node.key == "country":
+        return True
     if isinstance(node, And):
         return any(has_positive_term(c) for c in node.children)
     if isinstance(node, Or):
@@ -327,3 +342,16 @@ def has_positive_term(node: Node) -> bool:
     if isinstance(node, FieldScope):
         return has_positive_term(node.child)
     return False
+
+
+def countries_of(node: Node) -> set[str]:
+    """The `country:` codes a query tests."""
+    if isinstance(node, Meta):
+        return {node.value} if node.key == "country" else set()
+    if isinstance(node, And | Or):
+        return set().union(*(countries_of(c) for c in node.children))
+    if isinstance(node, Not | FieldScope):
+        return countries_of(node.child)
+    if isinstance(node, Near):
+        return countries_of(node.left) | countries_of(node.right)
+    return set()

@@ -12,10 +12,11 @@ from pydantic import (
     model_validator,
 )
 
+from detect.actors import known_entity
 from detect.errors import QueryError
 from detect.frames import EVENTS
 from detect.model import Severity
-from detect.query import parse_query
+from detect.query import countries_of, parse_query
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 MAX_QUERY_CHARS = 10_000
@@ -45,7 +46,16 @@ class Rule(BaseModel):
     @classmethod
     def _query_parses(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_query(value)
+            unknown = sorted(
+                code for code in countries_of(parse_query(value)) if not known_entity(code)
+            )
+            if unknown:
+                raise QueryError(
+                    f"country:{unknown[0]} is not in the gazetteer (ISO codes such as AZ, or "
+                    "ids of detect/gazetteer/aliases.yaml such as HAMAS)",
+                    value,
+                    1,
+                )
         return value
 
     @field_validator("regex")
