@@ -1,7 +1,6 @@
 """The docs cannot drift from the code: their examples run here."""
 
 import re
-from pathlib import Path
 
 import pytest
 
