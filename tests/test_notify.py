@@ -13,15 +13,15 @@ import pytest_asyncio
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.utils.backoff import BackoffConfig
 
 from detect.model import Alert, ArticleRef, Match
 from notify.dispatch import Channel, Dispatcher, DispatchEvents
 from notify.outbox import Outbox, open_db
-from notify.ratelimit import Pace
+from notify.ratelimit import BackoffConfig, Pace
 from notify.render import render_slack, render_telegram_html, render_text
-from notify.senders import ConsoleSender, SlackSender, TelegramSender
+from notify.senders import ConsoleSender, SlackSender
 from notify.subscriptions import Subscriptions
+from notify.telegram import TelegramSender
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram, Fault
 
