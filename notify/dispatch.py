@@ -161,7 +161,8 @@ class Dispatcher:
                 if deadline is None and self._retention is not None and now >= self._next_prune:
                     pruned = self._outbox.prune(self._wall() - self._retention)
                     self._next_prune = now + 3600.0
-                    log.info("outbox pruned: %d old messages forgotten", pruned)
+                    if pruned:
+                        log.info("outbox pruned: %d old messages forgotten", pruned)
                 choice, wake_at = self._next(now, digests=deadline is None)
                 if deadline is not None and now >= deadline:
                     break

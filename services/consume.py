@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Literal, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import BaseModel, Field, ValidationError
 
 from services.metrics import ConsumeMetrics, KafkaMetrics
@@ -95,6 +95,8 @@ class ConsumeLoop:
         self._deadletters = metrics.deadletters
         self._processed = metrics.processed
         self._kafka = kafka
+        #: What this loop committed last, per partition of its topic.
+        self.committed: dict[int, int] = {}
 
     async def run(
         self, handle: Handler, flush: Callable[[], Awaitable[None]], stop: asyncio.Event
@@ -110,7 +112,15 @@ class ConsumeLoop:
                     self._kafka.produce_errors.inc()
                     raise
                 if done is not None:
-                    await self._consumer.commit({tp: done.offset + 1})
+                    try:
+                        await self._consumer.commit({tp: done.offset + 1})
+                    except CommitFailedError:  # the group rebalanced meanwhile: not ours now
+                        log.warning(
+                            "commit refused after a rebalance: the records are redelivered",
+                            extra={"topic": tp.topic, "partition": tp.partition},
+                        )
+                        continue
+                    self.committed[tp.partition] = done.offset + 1
                     self._processed.inc(_count_upto(records, done))
                 if stop.is_set():
                     break
@@ -160,6 +170,24 @@ class ConsumeLoop:
             raise
         self._deadletters.inc()
         log.warning("dead-lettered record: %s", letter.error, extra=_where(record))
+
+
+class BrokerLostLog(RuntimeError):
+    """The broker came back without records this consumer had committed (a new, empty broker):
+    its position is stale, so the service stops and is restarted to read the new log."""
+
+
+def check_log_kept(loop: ConsumeLoop, end_offsets: dict[int, int]) -> None:
+    """Raise `BrokerLostLog` if a partition now ends before what `loop` committed there (a
+    healthy broker's log only ever grows at the end). Partitions the broker did not report on
+    (metadata not refreshed yet) are not judged."""
+    behind = {p: c for p, c in loop.committed.items() if p in end_offsets and end_offsets[p] < c}
+    if behind:
+        raise BrokerLostLog(
+            f"the broker's log ends ({end_offsets}) before offsets this consumer committed "
+            f"({behind}): "
+            "it lost its data; restarting to read the new log from its start"
+        )
 
 
 def _where(record: ConsumerRecord[bytes, bytes]) -> dict[str, object]:

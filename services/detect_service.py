@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from ingest.model import Article
 from services.config import WatchlistFiles
-from services.consume import Assignment, ConsumeLoop, decode
-from services.kafka import KafkaLink
+from services.consume import Assignment, ConsumeLoop, check_log_kept, decode
+from services.kafka import KafkaLink, ensure_topics
 from services.lifecycle import Jobs, started
 from services.metrics import ConsumeMetrics, DetectMetrics, KafkaMetrics
 from services.offsets import BrokerProbe, OffsetReader
@@ -75,7 +75,15 @@ class DetectService:
                     metrics=self._consume,
                     kafka=self._kafka,
                 )
-                probe = self._probe = BrokerProbe(reader, self._kafka, topics.articles, group=group)
+
+                async def after_probe(ends: dict[int, int]) -> None:
+                    if not ends:  # a broker without our topics (new, empty): create them
+                        await ensure_topics(self._link)
+                    check_log_kept(loop, ends)  # a broker without our records: start anew
+
+                probe = self._probe = BrokerProbe(
+                    reader, self._kafka, topics.articles, group=group, after=after_probe
+                )
                 log.info("matching", extra={"rules": self._reloader.matcher.rule_count})
                 self._jobs = Jobs(stop)
                 await self._jobs.run(

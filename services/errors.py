@@ -15,8 +15,7 @@ class ServiceError(Exception):
 class PortInUseError(ServiceError):
     def __init__(self, port: int, setting: str) -> None:
         super().__init__(
-            f"port {port} is already in use by another program: set {setting} to a free port "
-            "(0 picks one)"
+            f"port {port} is already in use (it is {setting}): choose another, or 0 for a free one"
         )
         self.port = port
         self.setting = setting

@@ -21,7 +21,7 @@ from ingest.state import IngestState
 from ingest.stories import StoryIndex
 from services.config import FeedConfig, IngestConfig, LoadedConfig
 from services.journal import JournalKeeper
-from services.kafka import ArticlePublisher, KafkaLink
+from services.kafka import ArticlePublisher, KafkaLink, ensure_topics
 from services.lifecycle import Jobs, started
 from services.metrics import FeedHealthCollector, IngestMetrics, KafkaMetrics
 from services.offsets import BrokerProbe, OffsetReader
@@ -94,7 +94,14 @@ class IngestService:
             ):
                 topics = self._link.topics
                 publish = ArticlePublisher(producer, topics.articles, self._kafka, stop)
-                probe = self._probe = BrokerProbe(reader, self._kafka, topics.articles)
+
+                async def after_probe(ends: dict[int, int]) -> None:
+                    if not ends:  # a broker without our topics (new, empty): create them
+                        await ensure_topics(self._link)
+
+                probe = self._probe = BrokerProbe(
+                    reader, self._kafka, topics.articles, after=after_probe
+                )
                 poller = FeedPoller(
                     state,
                     session,

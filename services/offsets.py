@@ -3,12 +3,17 @@
 A group's committed offsets are read the way a member reads them: with a consumer of that group
 id that never subscribes (so never joins or disturbs the group) and asks `committed()`. aiokafka's
 admin client cannot be used for that on the embedded broker: Tansu answers its OffsetFetch in a
-form the admin client fails to decode, and the connection is dropped.
+form the admin client fails to decode, and the connection is dropped. End offsets are checked
+with a fetch of each partition's last batch, whose high-water mark is the true end: Tansu 0.6
+answers ListOffsets with the offset after the *first* record of the last batch, so a batch of
+five records would look like four records of lag that can never be consumed (or, the other way,
+like a consumer ahead of the log).
 
 `BrokerProbe` is the job every service runs: every `interval_s` it asks for the end offsets of
 its topic (is the broker there?) and, for a consumer service, its group's lag. It feeds
 `mediawatch_kafka_up`, `..._connection_errors_total`, `..._consumer_lag_messages` and the
-service's `/healthz`; when the broker comes back after a loss it makes sure our topics exist.
+service's `/healthz`, and hands the end offsets to the service's `after` hook, which repairs
+what a broker that lost its data needs (topics, a stale position).
 """
 
 import asyncio
@@ -35,6 +40,7 @@ class OffsetReader:
         self._bootstrap = bootstrap
         self._plain = self._consumer(None)
         self._groups: dict[str, AIOKafkaConsumer] = {}
+        self._tail = asyncio.Lock()  # one tail fetch at a time: it reassigns `_plain`
 
     def _consumer(self, group: str | None) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -63,9 +69,22 @@ class OffsetReader:
         tps = [TopicPartition(topic, p) for p in await self.partitions(topic)]
         if not tps:
             return {}
-        async with asyncio.timeout(PROBE_TIMEOUT_S):
-            ends = await self._plain.end_offsets(tps)
-        return {tp.partition: int(offset) for tp, offset in ends.items()}
+        async with self._tail, asyncio.timeout(PROBE_TIMEOUT_S):
+            listed = {
+                tp: int(offset) for tp, offset in (await self._plain.end_offsets(tps)).items()
+            }
+            tails = [tp for tp, offset in listed.items() if offset > 0]
+            if tails:  # read the last batch: its high-water mark is the end
+                self._plain.assign(tails)
+                for tp in tails:
+                    self._plain.seek(tp, listed[tp] - 1)
+                try:
+                    await self._plain.getmany(*tails, timeout_ms=int(PROBE_TIMEOUT_S * 1000))
+                    highs = {tp: self._plain.highwater(tp) or 0 for tp in tails}
+                finally:
+                    self._plain.unsubscribe()
+                listed = {tp: max(offset, highs.get(tp, 0)) for tp, offset in listed.items()}
+        return {tp.partition: offset for tp, offset in listed.items()}
 
     async def committed(self, group: str, topic: str) -> dict[int, int]:
         """Per partition, the offset `group` committed (0 where it committed nothing)."""
@@ -82,9 +101,12 @@ class OffsetReader:
 
     async def lag(self, group: str, topic: str) -> int:
         """Records on `topic` that `group` has not committed yet."""
-        ends = await self.end_offsets(topic)
-        committed = await self.committed(group, topic)
-        return sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
+        return lag_of(await self.end_offsets(topic), await self.committed(group, topic))
+
+
+def lag_of(ends: dict[int, int], committed: dict[int, int]) -> int:
+    """Records between each partition's committed offset and its end."""
+    return sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
 
 
 class BrokerProbe:
@@ -97,14 +119,14 @@ class BrokerProbe:
         topic: str,
         *,
         group: str | None = None,
-        on_back: Callable[[], Awaitable[None]] | None = None,
+        after: Callable[[dict[int, int]], Awaitable[None]] | None = None,
         interval_s: float = 2.0,
     ) -> None:
         self._reader = reader
         self._metrics = metrics
         self._topic = topic
         self._group = group
-        self._on_back = on_back
+        self._after = after
         self._interval_s = interval_s
         self._down_since: float | None = None
         self._checked = False
@@ -112,11 +134,10 @@ class BrokerProbe:
     async def check(self) -> bool:
         """One probe; True if the broker answered."""
         try:
+            ends = await self._reader.end_offsets(self._topic)
             if self._group is not None:
-                lag = await self._reader.lag(self._group, self._topic)
-                self._metrics.lag.labels(self._group).set(lag)
-            else:
-                await self._reader.end_offsets(self._topic)
+                committed = await self._reader.committed(self._group, self._topic)
+                self._metrics.lag.labels(self._group).set(lag_of(ends, committed))
         except (KafkaError, OSError, TimeoutError) as exc:
             self._metrics.up.set(0)
             self._metrics.connection_errors.inc()
@@ -130,8 +151,8 @@ class BrokerProbe:
         self._checked = True
         if was_down is not None:
             log.info("broker answering again after %.0fs", time.monotonic() - was_down)
-            if self._on_back is not None:
-                await self._on_back()
+        if self._after is not None:
+            await self._after(ends)
         return True
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -59,9 +59,8 @@ def metrics_ports(loaded: LoadedConfig) -> dict[str, int]:
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE:
                     raise
-                where = f"metrics.port in {loaded.doc.path}"
-                if i:
-                    where += f" ({service} listens on metrics.port + {i})"
+                plus = f" + {i}" if i else ""
+                where = f"metrics.port{plus} in {loaded.doc.path}, for {service}"
                 raise PortInUseError(port, where) from None
     return ports
 

@@ -11,6 +11,7 @@ shown once per `REPEAT_WINDOW_S`, with the count of the copies held back.
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import json
 import logging
@@ -65,7 +66,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         level = _SHORT_LEVELS.get(record.levelname, record.levelname)
-        who = record.name.removeprefix("mediawatch.").removeprefix("mediawatch") or "run"
+        who = record.name.removeprefix("mediawatch.")
         line = f"{when} {level:<5} {who:<8} {record.getMessage()}"
         extras = "  ".join(f"{k}={v}" for k, v in _extras(record).items())
         if extras:
@@ -165,6 +166,14 @@ class MetricsServer:
         return web.json_response(
             {"ok": not problems, "problems": problems}, status=503 if problems else 200
         )
+
+
+def die_with_parent() -> None:
+    """In a child process: ask Linux to SIGTERM it when its parent dies (even by kill -9), so
+    no broker or service outlives the `mediawatch run` that started it."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

@@ -15,7 +15,6 @@ from services.runtime import MetricsServer, install_signal_handlers, run_with_gr
 from services.status import Samples, flatten, report_status
 
 ServiceName = Literal["ingest", "detect", "notify"]
-log = logging.getLogger("mediawatch")
 
 
 class Service(Protocol):
@@ -59,6 +58,7 @@ async def serve(
     status_interval_s: float = 0.0,
 ) -> None:
     """Run service `name` until SIGINT/SIGTERM, then shut down within the grace period."""
+    log = logging.getLogger(f"mediawatch.{name}")
     link = KafkaLink(bootstrap, loaded.config.kafka)
     registry = service_registry()
     service = build_service(name, loaded, link, registry)

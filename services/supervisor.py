@@ -22,7 +22,7 @@ from typing import IO
 
 import aiohttp
 
-from services.runtime import SHUTDOWN_GRACE_S
+from services.runtime import SHUTDOWN_GRACE_S, die_with_parent
 
 log = logging.getLogger("mediawatch.run")
 
@@ -97,6 +97,8 @@ class Supervisor:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=self.stdout,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,  # a Ctrl-C reaches the supervisor only: it stops them in order
+            preexec_fn=die_with_parent,
         )
         self.started_at[service] = time.monotonic()
         log.info(
