@@ -23,7 +23,9 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramMigrateToChat,
     TelegramNetworkError,
@@ -165,6 +167,8 @@ class TelegramSender:
             yield
         except TelegramRetryAfter as exc:
             raise RetryLater(self.key, "flood control", float(exc.retry_after)) from exc
+        except TelegramEntityTooLarge as exc:  # aiogram files it under network errors: it is not
+            raise PermanentFailure(self.key, f"{type(exc).__name__}: {exc.message}") from exc
         except TelegramNetworkError as exc:
             if _timed_out(exc):
                 waited = self._timeouts.timed_out()
@@ -179,6 +183,8 @@ class TelegramSender:
             raise ChatMoved(self.key, "migrated to a supergroup", moved) from exc
         except TelegramAPIError as exc:  # bad request, not found, unauthorized
             raise PermanentFailure(self.key, f"{type(exc).__name__}: {exc.message}") from exc
+        except ClientDecodeError as exc:  # an answer we cannot read: the send may have worked
+            raise MaybeSent(self.key, f"unreadable answer: {exc.message}", 1.0) from exc
         self._timeouts.answered(time.monotonic() - started)
 
 
