@@ -1,4 +1,4 @@
-"""The mediawatch Grafana dashboard, built with grafana-foundation-sdk: `deploy/grafana/mediawatch.json`.
+"""The mediawatch Grafana dashboard, built with grafana-foundation-sdk (`mediawatch.json`).
 
     .venv/bin/python deploy/grafana/dashboard.py > deploy/grafana/mediawatch.json
 
