@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -30,19 +31,17 @@ from typing import Any
 import feedparser
 from prometheus_client import CollectorRegistry
 
+from ingest.fetch import client_session
+from ingest.journal import Position
 from ingest.language import LanguageGuesser
 from ingest.model import Article
+from ingest.poller import Feed, FeedPoller, PollOutcome
+from ingest.pool import run_pool
 from ingest.state import IngestState
 from services.config import FeedConfig, IngestConfig
 from services.feed_server import FeedServer, ServedFeed
-from services.ingest_service import (
-    FeedPoller,
-    IngestMetrics,
-    PollOutcome,
-    client_session,
-    run_pool,
-    story_index,
-)
+from services.ingest_service import story_index
+from services.metrics import IngestMetrics
 
 
 def vocabulary(letters: str, size: int, rng: random.Random) -> list[str]:
@@ -117,21 +116,40 @@ async def poll_all(
     stop = asyncio.Event()
     done: list[PollOutcome] = []
 
-    async def publish(articles: list[Article]) -> None:
+    async def publish(articles: Sequence[Article]) -> list[Position]:
         for article in articles:  # what the Kafka path costs us besides the send itself
             article.model_dump_json().encode()
+        return [Position(0, i) for i in range(len(articles))]
 
-    def polled(feed: FeedConfig, outcome: PollOutcome) -> None:
+    def polled(feed: Feed, outcome: PollOutcome) -> None:
         done.append(outcome)
         if len(done) >= len(feeds):
             stop.set()
 
     index = story_index(settings, state)
     wall, cpu = time.perf_counter(), time.process_time()
-    async with client_session(settings) as session:
-        poller = FeedPoller(state, session, publish, metrics, settings.limits(), index, guesser)
+    async with client_session(
+        allow_private_networks=settings.allow_private_networks,
+        limit=settings.concurrency,
+        limit_per_host=settings.per_host_concurrency,
+    ) as session:
+        poller = FeedPoller(
+            state,
+            session,
+            publish,
+            events=metrics.events(),
+            limits=settings.limits(),
+            stories=index,
+            guesser=guesser,
+        )
         await run_pool(
-            feeds, poller, settings, stop, metrics=metrics, on_polled=polled, start_now=True
+            feeds,
+            poller,
+            settings.pool(),
+            stop,
+            poll_lag=metrics.poll_lag.observe,
+            on_polled=polled,
+            start_now=True,
         )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     errors = sum(1 for o in done if o.error_streak)

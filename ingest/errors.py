@@ -5,7 +5,8 @@ IngestError
 │   ├── HTTPStatusError   the server answered with an error status
 │   └── BlockedAddressError  the URL (or a redirect) leads to a non-public address (not retriable)
 ├── FeedParseError        the body is not a feed feedparser can read (not retriable)
-└── OpmlError             a subscription list is not OPML we can read (not retriable)
+├── OpmlError             a subscription list is not OPML we can read (not retriable)
+└── PublishError          the broker did not take the articles (retriable or not, as it said)
 """
 
 
@@ -59,3 +60,13 @@ class OpmlError(IngestError):
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason
+
+
+class PublishError(IngestError):
+    """The broker did not acknowledge the articles; nothing was marked seen, so the next poll
+    offers them again. `retriable` comes from the broker client's own judgement."""
+
+    def __init__(self, reason: str, *, retriable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retriable = retriable

@@ -19,6 +19,8 @@ from ingest.netguard import AddressRefused, guarded_socket
 #: Bodies larger than this are refused: a feed is never this big, a hostile server might be.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
+USER_AGENT = "mediawatch/0.1 (+https://github.com/mediawatch/mediawatch)"
+
 _MAX_AGE_RE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,10})", re.IGNORECASE)
 
 
@@ -88,6 +90,17 @@ def connector(
         ttl_dns_cache=300,
         socket_factory=None if allow_private_networks else guarded_socket,
     )
+
+
+def client_session(
+    *, allow_private_networks: bool = False, limit: int = 100, limit_per_host: int = 0
+) -> aiohttp.ClientSession:
+    """The one session every fetch of a process shares: pooled connections, a per-host cap,
+    cached DNS, our User-Agent, and no private addresses unless `allow_private_networks`."""
+    pool = connector(
+        allow_private_networks=allow_private_networks, limit=limit, limit_per_host=limit_per_host
+    )
+    return aiohttp.ClientSession(connector=pool, headers={"User-Agent": USER_AGENT})
 
 
 def _refusal(exc: BaseException) -> AddressRefused | None:

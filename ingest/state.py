@@ -3,17 +3,20 @@
 The seen-index is what keeps a restarted ingest from publishing (and so re-alerting) articles it
 already published; ids are marked seen only after Kafka acknowledged them. Per feed: validators
 for conditional GETs, the hash of the last body (to skip re-parsing an identical one), the error
-streak and since when it fails, and when it is due next (so a restart keeps the schedule).
+streak and since when it fails, and when it is due next (so a restart keeps the schedule). The
+journal (`ingest.journal`) holds published articles until they are known to be through.
 """
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.fetch import Validators
+from ingest.journal import JournalEntry, Position
+from ingest.model import Article
 from ingest.stories import StoryEntry
 
 _SCHEMA = """
@@ -29,6 +32,14 @@ CREATE TABLE IF NOT EXISTS stories (
     signature  BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS stories_by_time ON stories (at);
+CREATE TABLE IF NOT EXISTS journal (
+    article_id TEXT PRIMARY KEY,
+    part       INTEGER NOT NULL,
+    off        INTEGER NOT NULL,
+    at         REAL NOT NULL,
+    payload    BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_by_position ON journal (part, off);
 CREATE TABLE IF NOT EXISTS feed_state (
     feed_url      TEXT PRIMARY KEY,
     etag          TEXT,
@@ -112,10 +123,70 @@ class IngestState:
     def mark_seen(self, ids: Iterable[str], feed_url: str, *, now: float | None = None) -> None:
         now = time.time() if now is None else now
         with self._db:
+            self._mark_seen(ids, feed_url, now)
+
+    def _mark_seen(self, ids: Iterable[str], feed_url: str, now: float) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO seen (article_id, feed_url, first_seen) VALUES (?, ?, ?)",
+            [(article_id, feed_url, now) for article_id in ids],
+        )
+
+    def mark_published(
+        self,
+        published: Iterable[tuple[Article, Position]],
+        feed_url: str,
+        *,
+        journal: bool,
+        now: float | None = None,
+    ) -> None:
+        """Mark articles the broker acknowledged as seen and, with `journal`, journal them (one
+        transaction: a crash leaves both or neither)."""
+        now = time.time() if now is None else now
+        rows = list(published)
+        with self._db:
+            self._mark_seen((a.id for a, _ in rows), feed_url, now)
+            if journal:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO journal (article_id, part, off, at, payload)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (a.id, p.partition, p.offset, now, a.model_dump_json().encode())
+                        for a, p in rows
+                    ],
+                )
+
+    def journal(self) -> list[JournalEntry]:
+        """Every journalled article not yet known to be through, oldest first."""
+        rows = self._db.execute("SELECT article_id, part, off, payload FROM journal ORDER BY at")
+        return [
+            JournalEntry(aid, Position(part, off), bytes(data)) for aid, part, off, data in rows
+        ]
+
+    def journal_moved(self, moved: Iterable[tuple[str, Position]]) -> None:
+        """Replayed entries now live at these positions."""
+        with self._db:
             self._db.executemany(
-                "INSERT OR IGNORE INTO seen (article_id, feed_url, first_seen) VALUES (?, ?, ?)",
-                [(article_id, feed_url, now) for article_id in ids],
+                "UPDATE journal SET part = ?, off = ? WHERE article_id = ?",
+                [(p.partition, p.offset, aid) for aid, p in moved],
             )
+
+    def journal_through(self, below: Mapping[int, int]) -> int:
+        """Forget entries below these offsets (per partition): they are through. How many."""
+        with self._db:
+            return sum(
+                self._db.execute(
+                    "DELETE FROM journal WHERE part = ? AND off < ?", (part, offset)
+                ).rowcount
+                for part, offset in below.items()
+            )
+
+    def journal_prune(self, before: float) -> int:
+        """Forget entries journalled before `before`, through or not; how many."""
+        with self._db:
+            return self._db.execute("DELETE FROM journal WHERE at < ?", (before,)).rowcount
+
+    def journal_size(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM journal").fetchone()[0])
 
     def save_stories(self, entries: Iterable[StoryEntry]) -> None:
         with self._db:

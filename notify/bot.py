@@ -27,12 +27,12 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from notify.digest import DIGESTS
 from notify.subscriptions import ALL, Subscriptions
 
 log = logging.getLogger("mediawatch.notify.bot")
 
 PolicyMode = Literal["open", "allowlist", "admins"]
-DIGESTS = {"off": None, "15m": 900.0, "1h": 3600.0, "daily": 86400.0}
 _DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400}
 #: Characters of what a user typed that a reply quotes back (a reply over Telegram's 4,096
 #: characters would be refused, and the user would get no answer at all).

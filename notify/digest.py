@@ -20,6 +20,8 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from detect.model import Alert
 
 DAILY_AT = time(8, 0)
+#: The digest intervals a chat can choose (`/digest`), in seconds; `off` sends one by one.
+DIGESTS: Mapping[str, float | None] = {"off": None, "15m": 900.0, "1h": 3600.0, "daily": 86400.0}
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,17 @@ may then commit its Kafka offset) and `Dispatcher.run` sends what is owed:
   soon as the limits allow);
 - a later alert on a story this chat already has a message for edits that message ("also
   reported by …") instead of sending another, where the destination can edit (Telegram);
-- a 429 blocks that destination for exactly `retry_after`; 5xx and timeouts for a jittered,
-  growing backoff that resets on success; a 403 (`ChatGone`) fails everything owed to the chat
-  and reports it so the subscription can be deactivated; a group upgraded to a supergroup
+- a 429 blocks that destination for exactly `retry_after`; 5xx and connection errors for a
+  jittered, growing backoff that resets on success; a timeout (`MaybeSent`: the message may have
+  been delivered) for at least as long as the request had, so a slow success lands before the
+  retry, and is counted as an ambiguous send; a 403 (`ChatGone`) fails everything owed to the
+  chat and reports it so the subscription can be deactivated; a group upgraded to a supergroup
   (`ChatMoved`) takes everything owed to it along; other refusals fail that message.
 
-Nothing is dropped: a message leaves the queue only as `sent` or `failed` in the outbox.
+Nothing is dropped: a message leaves the queue only as `sent` or `failed` in the outbox. When
+asked to stop, the loop still sends what is queued and ready within `drain_timeout` (held
+digests stay held; what is in flight finishes, bounded too): what is left stays pending in the
+outbox for the next start.
 """
 
 import asyncio
@@ -26,12 +31,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from aiogram.utils.backoff import Backoff, BackoffConfig
-
 from detect.model import Alert
-from notify.errors import ChatGone, ChatMoved, PermanentFailure, RetryLater
+from notify.errors import ChatGone, ChatMoved, MaybeSent, PermanentFailure, RetryLater
 from notify.outbox import Entry, Outbox
-from notify.ratelimit import Pace
+from notify.ratelimit import Backoff, BackoffConfig, Pace
 from notify.senders import DigestSender, Sender, StoryEditor
 
 log = logging.getLogger("mediawatch.notify")
@@ -60,6 +63,10 @@ class DispatchEvents:
     failed: Callable[[str], None] = lambda key: None
     gone: Callable[[str], None] = lambda key: None
     moved: Callable[[str, str], None] = lambda old, new: None
+    #: A send timed out and may have been delivered (it is retried: perhaps a duplicate).
+    ambiguous: Callable[[str], None] = lambda key: None
+    #: These alerts reached the destination (one message, or one digest of them).
+    delivered: Callable[[str, list[Alert]], None] = lambda key, alerts: None
 
 
 #: Most alerts in one digest message (each line is short, so this stays far under 4,096).
@@ -84,7 +91,7 @@ class Dispatcher:
         backoff: BackoffConfig = DEFAULT_BACKOFF,
         events: DispatchEvents | None = None,
         clock: Callable[[], float] = time.monotonic,
-        drain_timeout: float = 10.0,
+        drain_timeout: float = 5.0,
         hold: Callable[[Alert, str, float], float | None] | None = None,
         wall: Callable[[], float] = time.time,
         retention: float | None = None,
@@ -139,21 +146,37 @@ class Dispatcher:
         return self._loaded and not self._queues and not self._in_flight and not self._held
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until `stop`; then let in-flight sends finish (bounded) and return."""
+        """Send until `stop`; then send what is ready within `drain_timeout`, let in-flight
+        sends finish (bounded) and return."""
         self._load()
         stop_watch = asyncio.create_task(stop.wait())
         stop_watch.add_done_callback(lambda _: self._wake.set())
+        deadline: float | None = None
         try:
-            while not stop.is_set():
+            while True:
                 self._wake.clear()
                 now = self._clock()
-                if self._retention is not None and now >= self._next_prune:
+                if stop.is_set() and deadline is None:
+                    deadline = now + self._drain_timeout
+                if deadline is None and self._retention is not None and now >= self._next_prune:
                     pruned = self._outbox.prune(self._wall() - self._retention)
                     self._next_prune = now + 3600.0
-                    log.info("outbox pruned: %d old messages forgotten", pruned)
-                choice, wake_at = self._next(now)
+                    if pruned:
+                        log.info("outbox pruned: %d old messages forgotten", pruned)
+                choice, wake_at = self._next(now, digests=deadline is None)
+                if deadline is not None and now >= deadline:
+                    break
                 if choice is None:
-                    await self._sleep(None if wake_at is None else wake_at - now)
+                    if (
+                        deadline is not None
+                        and not self._in_flight
+                        and (wake_at is None or wake_at >= deadline)
+                    ):
+                        break  # stopping, and nothing more can go before the deadline
+                    until = deadline if wake_at is None else wake_at
+                    if deadline is not None and until is not None:
+                        until = min(until, deadline)
+                    await self._sleep(None if until is None else until - now)
                     continue
                 key, channel = choice
                 queued = heapq.heappop(self._queues[key])
@@ -225,12 +248,16 @@ class Dispatcher:
             self._channels[key] = self._resolve(key)
         return self._channels[key]
 
-    def _next(self, now: float) -> tuple[tuple[str, Channel] | None, float | None]:
-        """The destination whose head message goes now, else when to look again (None: idle)."""
+    def _next(
+        self, now: float, *, digests: bool = True
+    ) -> tuple[tuple[str, Channel] | None, float | None]:
+        """The destination whose head message goes now, else when to look again (None: idle).
+
+        `digests=False` (stopping) leaves held messages held, for the next start."""
         best: tuple[str, Channel] | None = None
         best_order: tuple[int, float, int] | None = None
         wake_at: float | None = None
-        if self._held:
+        if self._held and digests:
             wall = self._wall()
             next_due = self._release_due(wall)
             if next_due is not None:
@@ -276,6 +303,10 @@ class Dispatcher:
                 message_id = await channel.sender.send_digest(alerts)
             else:
                 message_id = await self._deliver(key, channel.sender, alerts[0])
+        except MaybeSent as exc:
+            self._events.ambiguous(key)
+            delay = max(exc.retry_after or 0.0, next(self._backoff(key)))
+            self._retry_later(item, delay, exc.reason, context)
         except RetryLater as exc:
             if exc.retry_after is not None:
                 delay = exc.retry_after
@@ -316,6 +347,7 @@ class Dispatcher:
                 self._outbox.mark_sent(entry.seq, message_id, story=not item.digest)
             self._backoff(key).reset()
             self._events.sent(key)
+            self._events.delivered(key, alerts)
         finally:
             self._in_flight.pop(key, None)
             self._wake.set()

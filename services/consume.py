@@ -2,7 +2,8 @@
 
 Offsets are committed per partition only after a record's output is acknowledged. A record that
 cannot be decoded or processed goes to the dead-letter topic with the error, and the loop moves
-on: a poison message never stops a partition.
+on: a poison message never stops a partition. An output the broker does not acknowledge ends
+the loop with the error (counted): nothing past it was committed, so a restart redelivers it.
 """
 
 import asyncio
@@ -12,9 +13,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from prometheus_client import CollectorRegistry, Counter
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
+from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import BaseModel, Field, ValidationError
+
+from services.metrics import ConsumeMetrics, KafkaMetrics
 
 log = logging.getLogger("mediawatch.consume")
 
@@ -58,6 +61,22 @@ def decode(model: type[M], value: bytes | None) -> M:
 Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[bool]]
 
 
+class Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Whether the consumer holds its share of the group: joined, and not mid-rebalance."""
+
+    def __init__(self) -> None:
+        self.joined = False
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        self.joined = False
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        self.joined = True
+
+    def problems(self) -> list[str]:
+        return [] if self.joined else ["consumer not assigned to its group yet"]
+
+
 class ConsumeLoop:
     def __init__(
         self,
@@ -66,24 +85,18 @@ class ConsumeLoop:
         consumer: AIOKafkaConsumer,
         producer: AIOKafkaProducer,
         deadletter_topic: str,
-        registry: CollectorRegistry,
+        metrics: ConsumeMetrics,
+        kafka: KafkaMetrics,
     ) -> None:
         self._service = service
         self._consumer = consumer
         self._producer = producer
         self._deadletter_topic = deadletter_topic
-        self._deadletters = Counter(
-            "mediawatch_deadletter_messages",
-            "Records sent to the dead-letter topic.",
-            ["service"],
-            registry=registry,
-        ).labels(service)
-        self._processed = Counter(
-            "mediawatch_consumed_messages",
-            "Records consumed and committed.",
-            ["service"],
-            registry=registry,
-        ).labels(service)
+        self._deadletters = metrics.deadletters
+        self._processed = metrics.processed
+        self._kafka = kafka
+        #: What this loop committed last, per partition of its topic.
+        self.committed: dict[int, int] = {}
 
     async def run(
         self, handle: Handler, flush: Callable[[], Awaitable[None]], stop: asyncio.Event
@@ -93,9 +106,21 @@ class ConsumeLoop:
             batches = await self._consumer.getmany(timeout_ms=300)
             for tp, records in batches.items():
                 done = await self._handle_records(records, handle, stop)
-                await flush()  # outputs acknowledged before the offset moves past them
+                try:
+                    await flush()  # outputs acknowledged before the offset moves past them
+                except KafkaError:
+                    self._kafka.produce_errors.inc()
+                    raise
                 if done is not None:
-                    await self._consumer.commit({tp: done.offset + 1})
+                    try:
+                        await self._consumer.commit({tp: done.offset + 1})
+                    except CommitFailedError:  # the group rebalanced meanwhile: not ours now
+                        log.warning(
+                            "commit refused after a rebalance: the records are redelivered",
+                            extra={"topic": tp.topic, "partition": tp.partition},
+                        )
+                        continue
+                    self.committed[tp.partition] = done.offset + 1
                     self._processed.inc(_count_upto(records, done))
                 if stop.is_set():
                     break
@@ -111,6 +136,9 @@ class ConsumeLoop:
             except PoisonMessage as exc:
                 await self._dead_letter(record, str(exc))
             except asyncio.CancelledError:
+                raise
+            except KafkaError:  # the broker's trouble, not the record's: stop, redeliver later
+                self._kafka.produce_errors.inc()
                 raise
             except Exception as exc:  # loop boundary: one bad record must not stop the partition
                 log.exception("failed to process record", extra=_where(record))
@@ -133,11 +161,33 @@ class ConsumeLoop:
             error=error.replace("\n", " ")[:2000],
             failed_at=datetime.now(UTC),
         )
-        await self._producer.send_and_wait(
-            self._deadletter_topic, letter.model_dump_json().encode(), key=record.key
-        )
+        try:
+            await self._producer.send_and_wait(
+                self._deadletter_topic, letter.model_dump_json().encode(), key=record.key
+            )
+        except KafkaError:
+            self._kafka.produce_errors.inc()
+            raise
         self._deadletters.inc()
         log.warning("dead-lettered record: %s", letter.error, extra=_where(record))
+
+
+class BrokerLostLog(RuntimeError):
+    """The broker came back without records this consumer had committed (a new, empty broker):
+    its position is stale, so the service stops and is restarted to read the new log."""
+
+
+def check_log_kept(loop: ConsumeLoop, end_offsets: dict[int, int]) -> None:
+    """Raise `BrokerLostLog` if a partition now ends before what `loop` committed there (a
+    healthy broker's log only ever grows at the end). Partitions the broker did not report on
+    (metadata not refreshed yet) are not judged."""
+    behind = {p: c for p, c in loop.committed.items() if p in end_offsets and end_offsets[p] < c}
+    if behind:
+        raise BrokerLostLog(
+            f"the broker's log ends ({end_offsets}) before offsets this consumer committed "
+            f"({behind}): "
+            "it lost its data; restarting to read the new log from its start"
+        )
 
 
 def _where(record: ConsumerRecord[bytes, bytes]) -> dict[str, object]:

@@ -20,6 +20,7 @@ from services.broker import EmbeddedBroker, free_port
 from services.config import KafkaConfig
 from services.feed_server import FeedServer
 from services.kafka import KafkaLink, ensure_topics
+from services.status import flatten
 from services.supervisor import SERVICES, Supervisor, scrape
 
 log = logging.getLogger("mediawatch.demo")
@@ -100,7 +101,9 @@ async def _wait_until_done(
                     print(f"demo: {name} exited with code {process.returncode}", file=sys.stderr)
                     return False
             try:
-                ingest, detect, notify = [await scrape(session, ports[s]) for s in SERVICES]
+                ingest, detect, notify = [
+                    flatten(await scrape(session, ports[s])) for s in SERVICES
+                ]
             except (aiohttp.ClientError, TimeoutError):
                 await asyncio.sleep(0.3)
                 continue

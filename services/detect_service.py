@@ -1,66 +1,31 @@
-"""The detect process: match every article from `{prefix}.articles`, publish `{prefix}.alerts`."""
+"""The detect process: match every article from `{prefix}.articles`, publish `{prefix}.alerts`.
+
+A composition root: the matcher is `detect`, the reload is `services.reload`, the loop is
+`services.consume`. Its jobs (consuming, watching the watchlists, probing the broker) run as
+one group.
+"""
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
-from detect.matcher import build_matcher
 from ingest.model import Article
 from services.config import WatchlistFiles
-from services.consume import ConsumeLoop, decode
-from services.kafka import KafkaLink
-from services.yamlfile import ConfigError
+from services.consume import Assignment, ConsumeLoop, check_log_kept, decode
+from services.kafka import KafkaLink, ensure_topics
+from services.lifecycle import Jobs, started
+from services.metrics import ConsumeMetrics, DetectMetrics, KafkaMetrics
+from services.offsets import BrokerProbe, OffsetReader
+from services.reload import WatchlistReloader
 
 log = logging.getLogger("mediawatch.detect")
 
-LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
-
-
-@dataclass
-class DetectMetrics:
-    articles: Counter
-    alerts: Counter
-    latency: Histogram
-    rules: Gauge
-    reloads: Counter
-
-    @classmethod
-    def create(cls, registry: CollectorRegistry) -> "DetectMetrics":
-        return cls(
-            rules=Gauge("mediawatch_detect_rules", "Rules loaded.", registry=registry),
-            reloads=Counter(
-                "mediawatch_detect_watchlist_reloads",
-                "Watchlist reloads by result.",
-                ["result"],
-                registry=registry,
-            ),
-            articles=Counter(
-                "mediawatch_detect_articles_processed",
-                "Articles matched against the watchlists.",
-                registry=registry,
-            ),
-            alerts=Counter(
-                "mediawatch_detect_alerts",
-                "Alerts produced, by event type.",
-                ["event"],
-                registry=registry,
-            ),
-            latency=Histogram(
-                "mediawatch_detect_pipeline_latency_seconds",
-                "Time from ingest to alert production.",
-                buckets=LATENCY_BUCKETS,
-                registry=registry,
-            ),
-        )
-
 
 class DetectService:
-    """Consumes articles, publishes alerts; swaps in a new matcher when watchlists change.
+    """Consumes articles, publishes alerts; swaps in new rules when the watchlists change.
 
     The swap happens between two records (this is one asyncio task), so every article is
     matched exactly once, by the old rules or the new ones.
@@ -74,75 +39,71 @@ class DetectService:
         *,
         reload_interval_s: float = 5.0,
     ) -> None:
-        self._watchlists = watchlists
-        self._fingerprint = watchlists.fingerprint()
-        self._matcher = build_matcher(watchlists.load())  # a bad watchlist stops startup
+        loaded = watchlists.load()  # a bad watchlist stops the start-up
+        events = {rule.event_type for w in loaded for rule in w.rules if rule.event_type}
+        self._metrics = DetectMetrics.create(registry, events)
+        self._reloader = WatchlistReloader(
+            watchlists, loaded, self._metrics, interval_s=reload_interval_s
+        )
         self._link = link
-        self._registry = registry
-        self._reload_interval_s = reload_interval_s
-        self._metrics = DetectMetrics.create(registry)
-        self._metrics.rules.set(self._matcher.rule_count)
+        self._consume = ConsumeMetrics.create(registry, "detect")
+        self._kafka = KafkaMetrics.create(registry, [link.groups.detect])
         self._pending: list[asyncio.Future[object]] = []
-        self.ready = False
+        self._assignment = Assignment()
+        self._jobs: Jobs | None = None
+        self._probe: BrokerProbe | None = None
 
-    async def _watch_watchlists(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._reload_interval_s)
-            fingerprint = await asyncio.to_thread(self._watchlists.fingerprint)
-            if fingerprint != self._fingerprint:
-                self._fingerprint = fingerprint
-                await self.reload()
-
-    async def reload(self) -> None:
-        """Load and compile the watchlists off the event loop; keep the old rules on error."""
-        try:
-            matcher = await asyncio.to_thread(lambda: build_matcher(self._watchlists.load()))
-        except ConfigError as exc:
-            self._metrics.reloads.labels("error").inc()
-            log.error("watchlists not reloaded, keeping the previous rules:\n%s", exc)
-            return
-        self._matcher = matcher
-        self._metrics.rules.set(matcher.rule_count)
-        self._metrics.reloads.labels("ok").inc()
-        log.info("watchlists reloaded", extra={"rules": matcher.rule_count})
+    def problems(self) -> list[str]:
+        """Why the service cannot do its job now (empty: it can)."""
+        if self._jobs is None or self._probe is None:
+            return ["starting"]
+        return self._jobs.problems() + self._probe.problems() + self._assignment.problems()
 
     async def run(self, stop: asyncio.Event) -> None:
-        topics = self._link.topics
-        producer = self._link.producer()
-        consumer = self._link.consumer(topics.articles, f"{self._link.config.topic_prefix}.detect")
-        await producer.start()
+        topics, group = self._link.topics, self._link.groups.detect
         try:
-            await consumer.start()
-            try:
+            async with (
+                started(self._link.producer()) as producer,
+                started(self._link.consumer(topics.articles, group, self._assignment)) as consumer,
+                started(OffsetReader(self._link.bootstrap)) as reader,
+            ):
                 loop = ConsumeLoop(
                     service="detect",
                     consumer=consumer,
                     producer=producer,
                     deadletter_topic=topics.deadletter,
-                    registry=self._registry,
+                    metrics=self._consume,
+                    kafka=self._kafka,
                 )
-                self.ready = True
-                log.info("matching", extra={"rules": self._matcher.rule_count})
-                watcher = asyncio.create_task(self._watch_watchlists(stop))
-                try:
-                    await loop.run(lambda record: self._handle(record, producer), self._flush, stop)
-                finally:
-                    watcher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await watcher
-            finally:
-                self.ready = False
-                await consumer.stop()
+
+                async def after_probe(ends: dict[int, int]) -> None:
+                    if not ends:  # a broker without our topics (new, empty): create them
+                        await ensure_topics(self._link)
+                    check_log_kept(loop, ends)  # a broker without our records: start anew
+
+                probe = self._probe = BrokerProbe(
+                    reader, self._kafka, topics.articles, group=group, after=after_probe
+                )
+                log.info("matching", extra={"rules": self._reloader.matcher.rule_count})
+                self._jobs = Jobs(stop)
+                await self._jobs.run(
+                    {
+                        "consume articles": lambda: loop.run(
+                            lambda record: self._handle(record, producer), self._flush, stop
+                        ),
+                        "reload watchlists": lambda: self._reloader.run(stop),
+                        "probe broker": lambda: probe.run(stop),
+                    }
+                )
         finally:
-            await producer.stop()
+            self._jobs = None
 
     async def _handle(
         self, record: ConsumerRecord[bytes, bytes], producer: AIOKafkaProducer
     ) -> bool:
         article = decode(Article, record.value)
         now = datetime.now(UTC)
-        alerts = self._matcher.match(article, now=now)
+        alerts = self._reloader.matcher.match(article, now=now)
         for alert in alerts:
             self._pending.append(
                 await producer.send(

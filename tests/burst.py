@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiogram.utils.backoff import BackoffConfig
-
 from detect.model import Alert, ArticleRef, Match
 from notify.dispatch import Dispatcher
 from notify.outbox import Outbox, open_db
+from notify.ratelimit import BackoffConfig
+from notify.routing import Channels
+from notify.telegram import SlowAnswers, TelegramSenders, make_bot
 from services.config import NotifyConfig
-from services.notify_service import Channels, make_bot
 from tests.fakes.telegram import Attempt, Chaos, FakeTelegram
 
 PUBLISHED = {"bot": 30.0, "private_chat": 1.0, "group": 20 / 60}  # messages per second
@@ -126,13 +126,13 @@ async def run_burst(
             },
         }
     )
-    bot = make_bot(notify)
-    assert bot is not None
+    bot = make_bot(telegram.token, telegram.base_url, client_timeout)
+    senders = TelegramSenders(bot, SlowAnswers(bot.session))
     db = open_db(state_dir / "notify.sqlite")
     try:
         dispatcher = Dispatcher(
             Outbox(db),
-            Channels(notify, bot, console=None),  # type: ignore[arg-type]
+            Channels(notify.routes(), console=None, telegram=senders),  # type: ignore[arg-type]
             backoff=BackoffConfig(min_delay=0.02, max_delay=0.5, factor=2.0, jitter=0.1),
         )
         owed: dict[str, set[int]] = defaultdict(set)

@@ -1,13 +1,18 @@
 """Helpers for integration tests: configs, waiting, reading topics."""
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import CollectorRegistry
+
+from services.kafka import ArticlePublisher
+from services.metrics import KafkaMetrics
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "data" / "sabq-armenia-azerbaijan-2020.txt"
@@ -85,3 +90,15 @@ async def read_topic(
         return values
     finally:
         await consumer.stop()
+
+
+@contextlib.asynccontextmanager
+async def kafka_publisher(bootstrap: str, topic: str) -> AsyncIterator[ArticlePublisher]:
+    """Ingest's real publisher on `topic` of the broker at `bootstrap`."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        metrics = KafkaMetrics.create(CollectorRegistry())
+        yield ArticlePublisher(producer, topic, metrics, asyncio.Event())
+    finally:
+        await producer.stop()

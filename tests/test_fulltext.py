@@ -2,16 +2,17 @@
 
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
+from ingest.fetch import client_session
 from ingest.model import Article
+from ingest.poller import FeedPoller
 from ingest.state import IngestState
 from services.broker import EmbeddedBroker
-from services.config import FeedConfig, IngestConfig
+from services.config import FeedConfig
 from services.feed_server import FeedServer, ServedFeed
-from services.ingest_service import FeedPoller, IngestMetrics, client_session
-from tests.helpers import read_topic
+from services.metrics import IngestMetrics
+from tests.helpers import kafka_publisher, read_topic
 
 PAGE = (
     "<html><head><title>Algeria cuts ties</title></head><body>"
@@ -39,23 +40,18 @@ async def test_teaser_feeds_get_the_pages_main_text(
         f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
     )
     topic = f"{prefix}.articles"
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
-    await producer.start()
-
-    async def publish(articles: list[Article]) -> None:
-        for a in articles:
-            await producer.send_and_wait(topic, a.model_dump_json().encode(), key=a.id.encode())
-
     registry = CollectorRegistry()
-    settings = IngestConfig(allow_private_networks=True)
     state = IngestState(tmp_path / "s.sqlite")
     try:
-        async with client_session(settings) as session:
-            poller = FeedPoller(state, session, publish, IngestMetrics.create(registry))
+        async with (
+            kafka_publisher(broker.bootstrap, topic) as publish,
+            client_session(allow_private_networks=True) as session,
+        ):
+            events = IngestMetrics.create(registry).events()
+            poller = FeedPoller(state, session, publish, events=events)
             feed = FeedConfig(url=feeds.url("teasers.xml"), full_text=True)
             assert (await poller.poll_once(feed)).published == 2
     finally:
-        await producer.stop()
         state.close()
     published = {
         a.title: a

@@ -1,45 +1,33 @@
 """The ingest worker pool on a real feed server and the real broker: limits, skips, shards."""
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
-import pytest_asyncio
-from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
-from ingest.model import Article
+from ingest.fetch import client_session
+from ingest.health import summarize
+from ingest.poller import Feed, FeedPoller, PollOutcome
+from ingest.pool import run_pool
 from ingest.state import IngestState
 from services.broker import EmbeddedBroker
 from services.config import FeedConfig, IngestConfig, load_config
 from services.feed_server import FeedServer, ServedFeed
-from services.ingest_service import (
-    FeedPoller,
-    IngestMetrics,
-    IngestService,
-    PollOutcome,
-    client_session,
-    run_pool,
-)
+from services.ingest_service import IngestService
 from services.kafka import KafkaLink
-from tests.helpers import read_topic, write_config
+from services.metrics import IngestMetrics
+from tests.helpers import kafka_publisher, read_topic, write_config
 from tests.test_config import problems, run_cli
 from tests.test_ingest_service import rss
 
 
-@pytest_asyncio.fixture
-async def producer(broker: EmbeddedBroker) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
-    await p.start()
-    yield p
-    await p.stop()
-
-
 async def poll_until(
-    feeds: list[FeedConfig],
+    feeds: Sequence[FeedConfig],
     settings: IngestConfig,
     state: IngestState,
-    producer: AIOKafkaProducer,
+    bootstrap: str,
     topic: str,
     polls: int,
 ) -> tuple[CollectorRegistry, list[PollOutcome]]:
@@ -49,20 +37,23 @@ async def poll_until(
     stop = asyncio.Event()
     outcomes: list[PollOutcome] = []
 
-    async def publish(articles: list[Article]) -> None:
-        for a in articles:
-            await producer.send_and_wait(topic, a.model_dump_json().encode(), key=a.id.encode())
-
-    def polled(feed: FeedConfig, outcome: PollOutcome) -> None:
+    def polled(feed: Feed, outcome: PollOutcome) -> None:
         outcomes.append(outcome)
         if len(outcomes) >= polls:
             stop.set()
 
-    async with client_session(settings) as session:
-        poller = FeedPoller(state, session, publish, metrics, settings.limits())
-        await asyncio.wait_for(
-            run_pool(feeds, poller, settings, stop, metrics=metrics, on_polled=polled), 60
+    async with (
+        kafka_publisher(bootstrap, topic) as publish,
+        client_session(
+            allow_private_networks=True,
+            limit=settings.concurrency,
+            limit_per_host=settings.per_host_concurrency,
+        ) as session,
+    ):
+        poller = FeedPoller(
+            state, session, publish, events=metrics.events(), limits=settings.limits()
         )
+        await asyncio.wait_for(run_pool(feeds, poller, settings.pool(), stop, on_polled=polled), 60)
     return registry, outcomes
 
 
@@ -71,7 +62,6 @@ async def test_identical_bodies_skip_the_parse_and_nothing_is_republished(
     prefix: str,
     broker: EmbeddedBroker,
     feeds: FeedServer,
-    producer: AIOKafkaProducer,
 ) -> None:
     feeds.feeds["plain.xml"] = ServedFeed(rss(1, 2), validators=False)  # no ETag, no dates
     feed = FeedConfig(url=feeds.url("plain.xml"), interval=0.2)
@@ -80,7 +70,7 @@ async def test_identical_bodies_skip_the_parse_and_nothing_is_republished(
         [feed],
         IngestConfig(allow_private_networks=True),
         state,
-        producer,
+        broker.bootstrap,
         f"{prefix}.articles",
         polls=3,
     )
@@ -94,7 +84,7 @@ async def test_identical_bodies_skip_the_parse_and_nothing_is_republished(
 
 
 async def test_per_host_limit_and_politeness_hold_with_many_workers(
-    tmp_path: Path, prefix: str, feeds: FeedServer, producer: AIOKafkaProducer
+    tmp_path: Path, prefix: str, feeds: FeedServer, broker: EmbeddedBroker
 ) -> None:
     for i in range(6):
         feeds.feeds[f"f{i}.xml"] = ServedFeed(rss(10 * i + 1))
@@ -104,7 +94,9 @@ async def test_per_host_limit_and_politeness_hold_with_many_workers(
         allow_private_networks=True, concurrency=10, per_host_concurrency=1, per_host_delay=0.2
     )
     state = IngestState(tmp_path / "s.sqlite")
-    _, outcomes = await poll_until(config, settings, state, producer, f"{prefix}.a", polls=6)
+    _, outcomes = await poll_until(
+        config, settings, state, broker.bootstrap, f"{prefix}.a", polls=6
+    )
     state.close()
     assert len(outcomes) == 6 and all(o.error_streak == 0 for o in outcomes)
     assert feeds.max_in_flight == 1  # every feed is on 127.0.0.1: one host
@@ -113,7 +105,7 @@ async def test_per_host_limit_and_politeness_hold_with_many_workers(
 
 
 async def test_global_concurrency_bounds_the_pool(
-    tmp_path: Path, prefix: str, feeds: FeedServer, producer: AIOKafkaProducer
+    tmp_path: Path, prefix: str, feeds: FeedServer, broker: EmbeddedBroker
 ) -> None:
     for i in range(8):
         feeds.feeds[f"g{i}.xml"] = ServedFeed(rss(100 + i))
@@ -123,7 +115,9 @@ async def test_global_concurrency_bounds_the_pool(
         allow_private_networks=True, concurrency=3, per_host_concurrency=50, per_host_delay=0.001
     )
     state = IngestState(tmp_path / "s.sqlite")
-    _, outcomes = await poll_until(config, settings, state, producer, f"{prefix}.a", polls=8)
+    _, outcomes = await poll_until(
+        config, settings, state, broker.bootstrap, f"{prefix}.a", polls=8
+    )
     # the last feeds' schedule survives in state for a restart
     assert len(state.next_due()) == 8
     state.close()
@@ -132,16 +126,18 @@ async def test_global_concurrency_bounds_the_pool(
 
 
 async def test_failing_feeds_are_rescheduled_never_dropped(
-    tmp_path: Path, prefix: str, feeds: FeedServer, producer: AIOKafkaProducer
+    tmp_path: Path, prefix: str, feeds: FeedServer, broker: EmbeddedBroker
 ) -> None:
     feeds.status_override["down.xml"] = 503
     feeds.error_headers["down.xml"] = {"Retry-After": "0"}
     settings = IngestConfig(allow_private_networks=True, max_backoff=0.05, per_host_delay=0.001)
     config = [FeedConfig(url=feeds.url("down.xml"), interval=0.01)]
     state = IngestState(tmp_path / "s.sqlite")
-    registry, outcomes = await poll_until(config, settings, state, producer, f"{prefix}.a", 6)
+    _, outcomes = await poll_until(config, settings, state, broker.bootstrap, f"{prefix}.a", 6)
     assert [o.error_streak for o in outcomes] == [1, 2, 3, 4, 5, 6]
-    assert registry.get_sample_value("mediawatch_ingest_feeds_unhealthy") == 1
+    summary = summarize([config[0].url], state.statuses(), time.time())
+    assert summary.by_health["unhealthy"] == 1 and summary.max_error_streak == 6
+    assert summary.next_retry_at is not None
     assert state.statuses()[config[0].url].health(0) == "unhealthy"
     state.close()
 

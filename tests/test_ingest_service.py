@@ -1,21 +1,18 @@
 """The ingest service against a real feed server and the real broker."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest_asyncio
-from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
-from ingest.model import Article
+from ingest.poller import FeedPoller
 from ingest.state import IngestState
 from services.broker import EmbeddedBroker
 from services.config import FeedConfig, load_config
 from services.feed_server import FeedServer, ServedFeed
-from services.ingest_service import FeedPoller, IngestMetrics
 from services.kafka import KafkaLink, ensure_topics
-from tests.helpers import REPO, read_topic, write_config
+from services.metrics import IngestMetrics
+from tests.helpers import REPO, kafka_publisher, read_topic, write_config
 
 ITEM = (
     "<item><title>{t}</title><link>https://e.example/{i}</link><description>d</description></item>"
@@ -28,44 +25,34 @@ def rss(*items: int) -> bytes:
     return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'.encode()
 
 
-@pytest_asyncio.fixture
-async def producer(broker: EmbeddedBroker) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
-    await p.start()
-    yield p
-    await p.stop()
-
-
 async def test_conditional_get_seen_index_and_broken_feeds(
     tmp_path: Path,
     prefix: str,
     broker: EmbeddedBroker,
     feeds: FeedServer,
-    producer: AIOKafkaProducer,
 ) -> None:
     loaded = load_config(write_config(tmp_path, prefix))
     link = KafkaLink(broker.bootstrap, loaded.config.kafka)
     await ensure_topics(link)
     registry = CollectorRegistry()
-    metrics = IngestMetrics.create(registry)
+    events = IngestMetrics.create(registry).events()
     topic = link.topics.articles
-
-    async def publish(articles: list[Article]) -> None:
-        for a in articles:
-            await producer.send_and_wait(topic, a.model_dump_json().encode(), key=a.id.encode())
 
     feed = FeedConfig(url=feeds.url("a.xml"), name="A")
     feeds.feeds["a.xml"] = ServedFeed(rss(1, 2, 3))
     state = IngestState(tmp_path / "ingest.sqlite")
-    async with aiohttp.ClientSession() as session:
-        service = FeedPoller(state, session, publish, metrics)
+    async with (
+        kafka_publisher(broker.bootstrap, topic) as publish,
+        aiohttp.ClientSession() as session,
+    ):
+        service = FeedPoller(state, session, publish, events=events)
         assert (await service.poll_once(feed)).published == 3
         assert (await service.poll_once(feed)).error_streak == 0
         assert feeds.not_modified["a.xml"] == 1  # the second poll was a 304
         # a restart with the same state, and a feed that changed: only the new item goes out
         state.close()
         state = IngestState(tmp_path / "ingest.sqlite")
-        service = FeedPoller(state, session, publish, metrics)
+        service = FeedPoller(state, session, publish, events=events)
         feeds.feeds["a.xml"] = ServedFeed(rss(2, 3, 4))
         assert (await service.poll_once(feed)).published == 1, feeds.requests
         published = await read_topic(broker.bootstrap, f"{prefix}.articles", at_least=4)

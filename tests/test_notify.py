@@ -13,15 +13,15 @@ import pytest_asyncio
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.utils.backoff import BackoffConfig
 
 from detect.model import Alert, ArticleRef, Match
 from notify.dispatch import Channel, Dispatcher, DispatchEvents
 from notify.outbox import Outbox, open_db
-from notify.ratelimit import Pace
+from notify.ratelimit import BackoffConfig, Pace
 from notify.render import render_slack, render_telegram_html, render_text
-from notify.senders import ConsoleSender, SlackSender, TelegramSender
+from notify.senders import ConsoleSender, SlackSender
 from notify.subscriptions import Subscriptions
+from notify.telegram import TelegramSender
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram, Fault
 
@@ -198,6 +198,61 @@ async def test_stop_interrupts_a_retry_wait_and_a_restart_sends_what_is_owed(
     await drain(restarted)
     assert [m.chat_id for m in telegram.messages] == ["7"]
     assert outbox.count("pending") == 0
+
+
+async def test_stop_still_sends_what_is_ready_and_leaves_the_rest_owed(
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    bot: Bot,
+) -> None:
+    """A graceful stop sends what is queued and ready; a chat told to wait stays owed."""
+    telegram.faults = [Fault(429, retry_after=30)]  # the first send: chat 9 must wait 30 s
+    outbox = outbox_at(tmp_path)
+    dispatcher = Dispatcher(
+        outbox,
+        # chat 9's slow pace makes its one message the longest backlog: it goes first
+        telegram_channels(bot, **{"9": Pace.per_second(0.01)}),
+        backoff=FAST,
+        drain_timeout=2.0,
+    )
+    dispatcher.enqueue(make_alert(n=0), ["telegram:9"])
+    for n in range(1, 6):
+        dispatcher.enqueue(make_alert(n=n), ["telegram:8"])
+    stop = asyncio.Event()
+    stop.set()  # asked to stop before it even started
+    async with asyncio.timeout(10):
+        await dispatcher.run(stop)
+    assert telegram.attempts[0].chat_id == "9" and telegram.attempts[0].status == 429
+    assert [m.chat_id for m in telegram.messages] == ["8"] * 5
+    assert outbox.count("pending") == 1 and not outbox.sent("alert-0", "telegram:9")
+
+
+async def test_a_send_that_timed_out_is_retried_late_and_counted_as_ambiguous(
+    tmp_path: Path,
+    telegram: FakeTelegram,
+) -> None:
+    telegram.slow_answers, telegram.answer_delay_s = 1, 1.5  # delivered, answered too late
+    session = AiohttpSession(api=TelegramAPIServer.from_base(telegram.base_url), timeout=0.5)
+    slow_bot = Bot(token=telegram.token, session=session)
+    ambiguous: list[str] = []
+    try:
+        dispatcher = Dispatcher(
+            outbox_at(tmp_path),
+            telegram_channels(slow_bot),
+            backoff=FAST,
+            events=DispatchEvents(ambiguous=ambiguous.append),
+        )
+        for n in range(3):
+            dispatcher.enqueue(make_alert(f"alert {n}", n=n), ["telegram:6"])
+        await drain(dispatcher)
+    finally:
+        await slow_bot.session.close()
+    titles = [m.text.split("\n")[1].strip("\u2068\u2069") for m in telegram.messages]
+    assert sorted(set(titles)) == ["alert 0", "alert 1", "alert 2"]
+    assert len(titles) - len(set(titles)) <= 1, "at most the one that timed out twice"
+    assert ambiguous == ["telegram:6"]
+    first, retry = telegram.attempts[0], telegram.attempts[1]
+    assert retry.at - first.at >= 0.5, "the retry waited as long as the request had"
 
 
 async def test_critical_alerts_jump_the_queue(

@@ -21,8 +21,8 @@ from notify.bot import (
     serve_webhook,
 )
 from notify.outbox import Outbox, open_db
-from notify.senders import TelegramSender
 from notify.subscriptions import Subscriptions
+from notify.telegram import TelegramSender
 from services.broker import EmbeddedBroker
 from services.config import KafkaConfig
 from services.kafka import KafkaLink, ensure_topics

@@ -13,9 +13,9 @@ from detect.model import Alert
 from notify.digest import HoldPolicy, QuietHours
 from notify.dispatch import Dispatcher
 from notify.outbox import Outbox, open_db
+from notify.routing import Holds
 from notify.subscriptions import Subscriptions
 from services.config import NotifyConfig
-from services.notify_service import Holds
 from tests.fakes.telegram import FakeTelegram
 from tests.test_notify import FAST, bot, drain, make_alert, telegram_channels
 
@@ -131,7 +131,7 @@ async def test_the_services_hold_rules_use_the_chats_digest_and_the_ceilings(
     db = open_db(tmp_path / "notify.sqlite")
     subscriptions, outbox = Subscriptions(db), Outbox(db)
     notify = NotifyConfig.model_validate({"ceilings": {"conflict": 2}})
-    holds = Holds(notify, subscriptions, outbox)
+    holds = Holds(notify.hold_policy(), subscriptions, outbox)
     now = time.time()
     for n in range(4):
         outbox.enqueue(

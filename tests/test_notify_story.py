@@ -8,7 +8,7 @@ from aiogram import Bot
 
 from detect.model import Alert, ArticleRef, Match
 from notify.dispatch import Dispatcher, DispatchEvents
-from notify.senders import TelegramSender
+from notify.telegram import TelegramSender
 from tests.fakes.telegram import FakeTelegram
 from tests.test_notify import FAST, bot, drain, outbox_at, telegram_channels
 

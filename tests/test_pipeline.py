@@ -1,6 +1,7 @@
 """The whole pipeline as separate processes on the real broker, fed by a real HTTP feed server."""
 
 import json
+import re
 from pathlib import Path
 
 from services.broker import EmbeddedBroker
@@ -89,16 +90,19 @@ async def test_run_starts_broker_and_services_prints_alerts_and_stops_on_sigint(
         feeds=[{"url": feeds.url("sabq.xml"), "name": "Sabq", "lang": "ar"}],
         notify={"console": True, "console_format": "jsonl"},
     )
+    logs = tmp_path / "stderr.txt"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "services.cli",
+        "--log-format",
+        "text",  # what a terminal gets
         "run",
         "--config",
         str(config),
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=logs.open("wb"),
     )
     assert process.stdout is not None
     events: set[str] = set()
@@ -114,3 +118,17 @@ async def test_run_starts_broker_and_services_prints_alerts_and_stops_on_sigint(
         process.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(process.wait(), 40)
     assert code == 0
+    # start-up says what it waits for, in words, and shutdown goes in order
+    lines = logs.read_text(encoding="utf-8").splitlines()
+    said = [re.sub(r"^\d\d:\d\d:\d\d \S+\s+\S+\s+", "", line) for line in lines]
+    steps = [
+        "starting the embedded broker",
+        "embedded broker (in memory) ready on",
+        "starting ingest, detect, notify; waiting until each is ready",
+        "pipeline ready in",
+        "stopping: ingest first, then detect and notify once they have caught up",
+        "stopped  exit_codes={'ingest': 0, 'detect': 0, 'notify': 0}",
+    ]
+    found = [next(i for i, line in enumerate(said) if line.startswith(step)) for step in steps]
+    assert found == sorted(found), said
+    assert not any(line.lstrip().startswith("{") for line in said), "no JSON on a terminal"

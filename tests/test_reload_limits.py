@@ -11,6 +11,7 @@ from ingest.model import Article
 from services.broker import EmbeddedBroker, free_port
 from services.config import KafkaConfig
 from services.kafka import KafkaLink, ensure_topics
+from services.status import flatten
 from services.supervisor import Supervisor, scrape
 from tests.helpers import eventually, produce, read_topic, write_config
 from tests.test_yaml_limits import billion_laughs
@@ -67,7 +68,7 @@ async def test_a_hostile_reload_keeps_the_old_rules(
             metrics = await scrape(session, port)
         except aiohttp.ClientError:
             return None
-        return metrics.get("mediawatch_detect_watchlist_reloads_total", 0.0)
+        return flatten(metrics).get("mediawatch_detect_watchlist_reloads_total", 0.0)
 
     try:
         async with aiohttp.ClientSession() as session:

@@ -4,17 +4,16 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
-from prometheus_client import CollectorRegistry
-
+from ingest.fetch import client_session
 from ingest.model import Article
+from ingest.poller import FeedPoller
 from ingest.state import IngestState
 from ingest.stories import DEFAULT_THRESHOLD, StoryIndex
 from services.broker import EmbeddedBroker
 from services.config import FeedConfig, IngestConfig
 from services.feed_server import FeedServer, ServedFeed
-from services.ingest_service import FeedPoller, IngestMetrics, client_session, story_index
-from tests.helpers import REPO, read_topic
+from services.ingest_service import story_index
+from tests.helpers import REPO, kafka_publisher, read_topic
 from text.compare import content_words as words
 from text.fold import fold
 
@@ -125,26 +124,18 @@ async def test_ingest_publishes_copies_with_the_originals_story_id(
         feeds.feeds[name] = ServedFeed(
             f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
         )
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
-    await producer.start()
     topic = f"{prefix}.articles"
-
-    async def publish(articles: list[Article]) -> None:
-        for a in articles:
-            await producer.send_and_wait(topic, a.model_dump_json().encode(), key=a.id.encode())
-
     settings = IngestConfig(allow_private_networks=True)
     state = IngestState(tmp_path / "s.sqlite")
     try:
-        async with client_session(settings) as session:
-            poller = FeedPoller(
-                state, session, publish, IngestMetrics.create(CollectorRegistry()),
-                stories=story_index(settings, state),
-            )  # fmt: skip
+        async with (
+            kafka_publisher(broker.bootstrap, topic) as publish,
+            client_session(allow_private_networks=True) as session,
+        ):
+            poller = FeedPoller(state, session, publish, stories=story_index(settings, state))
             await poller.poll_once(FeedConfig(url=feeds.url("a.xml")))
             await poller.poll_once(FeedConfig(url=feeds.url("b.xml")))
     finally:
-        await producer.stop()
         state.close()
     published = [Article.model_validate_json(v) for v in await read_topic(
         broker.bootstrap, topic, at_least=3)]  # fmt: skip

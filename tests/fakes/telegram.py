@@ -106,6 +106,10 @@ class FakeTelegram:
     migrated: dict[str, int] = field(default_factory=dict)  # group id → its supergroup's id
     hold_after: int | None = None  # once this many are recorded, hang further sends
     held: int = 0
+    #: The next `slow_answers` sendMessage calls are delivered at once but answered only after
+    #: `answer_delay_s` (a slow Telegram: the client may give up on a message that arrived).
+    slow_answers: int = 0
+    answer_delay_s: float = 0.0
     port: int = 0
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
@@ -190,6 +194,9 @@ class FakeTelegram:
             reply_markup=str(form["reply_markup"]) if "reply_markup" in form else None,
         )
         self.messages.append(message)
+        if self.slow_answers > 0:
+            self.slow_answers -= 1
+            await asyncio.sleep(self.answer_delay_s)
         return _ok(_message_json(message))
 
     # -- updates: what users say to the bot ---------------------------------------------------
