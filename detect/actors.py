@@ -245,6 +245,11 @@ def _roles(
         says = [s for s in cues.get("say", []) if s[0] < trigger]
         if says:
             give(_last_before(mentions, says[-1][0], set()), "source")
+    if event in ("shelling_or_strike", "ceasefire_violation"):
+        # the place struck comes after "on", "in", «على», «في»: "a rocket attack on Odesa"
+        for start, _ in cues.get("on", []):
+            if 0 <= start - trigger <= 4:
+                give(_first_after(mentions, start, set(roles)), "target")
     agents = [s for s in cues.get("by", []) if 0 <= s[0] - trigger <= 8]
     if agents and "actor" not in roles.values():
         give(_first_after(mentions, agents[0][1], set(roles)), "actor")

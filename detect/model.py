@@ -1,7 +1,7 @@
 """The `Alert` wire model: what detect publishes on `{prefix}.alerts`."""
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,6 +62,27 @@ class ActorRef(BaseModel):
     )
 
 
+class TrendPoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    day: date
+    stories: int
+
+
+class EscalationInfo(BaseModel):
+    """What an escalation notice says (notify makes these; detect never does)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    country: str
+    country_name: str
+    day: date
+    stories: int = Field(description="Distinct stories of the event about the country that day.")
+    baseline_per_day: float = Field(description="Mean daily stories over the days before.")
+    p_value: float = Field(description="P(X >= stories) for X ~ Poisson(baseline).")
+    history: list[TrendPoint] = Field(description="The baseline days and the day, in order.")
+
+
 class Alert(BaseModel):
     """A watchlist rule fired on an article. Keyed on Kafka by `story_id`."""
 
@@ -89,6 +110,9 @@ class Alert(BaseModel):
     )
     actors: list[ActorRef] = Field(
         default_factory=list, description="Who did what to whom, read in the evidence sentence."
+    )
+    escalation: EscalationInfo | None = Field(
+        None, description="Set on notify's escalation notices: the trend that escalated."
     )
     vector: str | None = Field(
         None,

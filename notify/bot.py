@@ -12,6 +12,7 @@ Replies are plain text (no parse mode), so nothing a user typed can inject marku
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,14 @@ from aiogram import Bot, F, Router
 from aiogram import Dispatcher as BotDispatcher
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message, User
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    Chat,
+    InlineKeyboardMarkup,
+    Message,
+    User,
+)
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
@@ -41,12 +49,20 @@ MAX_ECHO = 64
 HELP = """I send alerts when news matches a watchlist.
 
 /watchlists – what you can subscribe to
-/subscribe <id> – get alerts for a watchlist here
+/subscribe <id> [country…] – get a watchlist's alerts here (about these countries
+  only, e.g. /subscribe conflict AZ AM)
 /unsubscribe <id> – stop them
+/trend <event> [country] – a chart of the stories of the last days
 /list – this chat's subscriptions
 /mute <30m|2h|1d|off> – deliver silently for a while
 /digest <off|15m|1h|daily> – bundle alerts (critical ones still come at once)
 /status – what this chat gets, and what is waiting"""
+
+
+#: A country or group code as a user types it (AZ, HAMAS); the gazetteer says if it exists.
+_CODE_RE = re.compile(r"[A-Za-z][A-Za-z_]{1,31}")
+#: Events `/trend` knows, from the watchlists' rules (set by the service).
+Trend = Callable[[str, str | None], "tuple[bytes, str] | None"]
 
 
 @dataclass(frozen=True)
@@ -101,12 +117,16 @@ class BotHandlers:
         *,
         owed: Callable[[str], int] = lambda key: 0,
         clock: Callable[[], float] = time.time,
+        country_name: Callable[[str], str | None] = lambda code: None,
+        trend: Trend | None = None,
     ) -> None:
         self._subs = subscriptions
         self._watchlists = watchlists
         self._policy = policy
         self._owed = owed
         self._clock = clock
+        self._country_name = country_name  # the gazetteer's name of a code, None if unknown
+        self._trend = trend  # (event, country) → chart PNG and caption, None if no stories
 
     def router(self) -> Router:
         router = Router(name="mediawatch")
@@ -120,6 +140,7 @@ class BotHandlers:
             observe(Command("mute"))(self.mute)
             observe(Command("digest"))(self.digest)
             observe(Command("status"))(self.status)
+            observe(Command("trend"))(self.trend)
         router.callback_query(WatchlistAction.filter(F.action.in_({"sub", "unsub"})))(self.tapped)
         return router
 
@@ -152,13 +173,37 @@ class BotHandlers:
         await self._change(message, message.chat, message.from_user, command.args, "unsub")
 
     async def list(self, message: Message) -> None:
-        mine = self._subs.watchlists_of(message.chat.id)
+        mine = self._subs.countries_of(message.chat.id)
         if not mine:
             await message.answer("This chat has no subscriptions. Try /watchlists.")
         elif ALL in mine:
             await message.answer("This chat gets alerts from every watchlist.")
         else:
-            await message.answer("This chat gets alerts from: " + ", ".join(mine))
+            await message.answer(
+                "This chat gets alerts from: "
+                + ", ".join(f"{w} ({', '.join(c)})" if c else w for w, c in mine.items())
+            )
+
+    async def trend(self, message: Message, command: CommandObject) -> None:
+        """`/trend <event> [country]`: the chart of the last days, as a photo."""
+        args = (command.args or "").split()
+        if not args or len(args) > 2 or self._trend is None:
+            await message.answer(
+                "Usage: /trend <event> [country], e.g. /trend shelling_or_strike UA"
+            )
+            return
+        event, country = args[0].lower(), args[1].upper() if len(args) == 2 else None
+        if country is not None and self._country_name(country) is None:
+            await message.answer(
+                f"I know no country or group {_echo(country)} (ISO codes: AZ, UA…)."
+            )
+            return
+        chart = self._trend(event, country)
+        if chart is None:
+            await message.answer(f"No stories of {_echo(event)} in the last days.")
+            return
+        png, caption = chart
+        await message.answer_photo(BufferedInputFile(png, filename="trend.png"), caption=caption)
 
     async def mute(self, message: Message, command: CommandObject) -> None:
         if await self._refuse(message, message.chat, message.from_user):
@@ -231,7 +276,8 @@ class BotHandlers:
         args: str | None,
         action: Literal["sub", "unsub"],
     ) -> None:
-        name = (args or "").strip()
+        words = (args or "").split()
+        name = words[0] if words else ""
         if not name:
             verb = "subscribe" if action == "sub" else "unsubscribe"
             await message.answer(
@@ -239,7 +285,7 @@ class BotHandlers:
                 reply_markup=self._keyboard(set(self._subs.watchlists_of(chat.id))),
             )
             return
-        reply = await self._apply(chat, user, name, action, message)
+        reply = await self._apply(chat, user, name, action, message, tuple(words[1:]))
         if reply is not None:
             await message.answer(reply)
 
@@ -250,6 +296,7 @@ class BotHandlers:
         name: str,
         action: Literal["sub", "unsub"],
         message: Message,
+        codes: tuple[str, ...] = (),
     ) -> str | None:
         refusal = await self._refusal(message.bot, chat, user, message)
         if refusal:
@@ -257,10 +304,23 @@ class BotHandlers:
         if name not in self._watchlists:
             known = ", ".join(self._watchlists) or "none"
             return f"There is no watchlist called {_echo(name)}. Known: {known}."
+        countries = {code.upper() for code in codes}
+        unknown = [
+            c
+            for c in sorted(countries)
+            if not _CODE_RE.fullmatch(c) or self._country_name(c) is None
+        ]
+        if unknown:
+            return f"I know no country or group {_echo(unknown[0])} (ISO codes such as AZ, UA)."
         if action == "sub":
-            if self._subs.subscribe(chat.id, name):
-                return f"Subscribed to {name}: {self._watchlists[name].title}."
-            return f"This chat is already subscribed to {name}."
+            about = (
+                " about " + ", ".join(f"{self._country_name(c)} ({c})" for c in sorted(countries))
+                if countries
+                else ""
+            )
+            if self._subs.subscribe(chat.id, name, frozenset(countries)):
+                return f"Subscribed to {name}{about}: {self._watchlists[name].title}."
+            return f"This chat is already subscribed to {name}{about}."
         if self._subs.unsubscribe(chat.id, name):
             return f"Unsubscribed from {name}."
         return f"This chat was not subscribed to {name}."

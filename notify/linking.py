@@ -112,6 +112,13 @@ class StoryIndex:
             self._recent.popleft()
         return facts.story_id
 
+    def restore(self, facts: StoryFacts, root: str) -> None:
+        """Put back a story remembered before a restart (oldest first)."""
+        if root != facts.story_id:
+            self._links[facts.story_id] = root
+        else:
+            self._recent.append(facts)
+
     def _forget(self, now: datetime | None) -> None:
         while (
             now is not None

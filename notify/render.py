@@ -137,11 +137,15 @@ def _matched(alerts: list[Alert], field_: str | None = None) -> list[str]:
 
 
 def outlets(alerts: list[Alert]) -> list[str]:
-    """The distinct sources that reported a story, in the order they did."""
+    """The distinct sources that reported a story, in the order they did; a source writing in
+    another language than the first report is named with it ("BBC (en)")."""
+    first = alerts[0].article.lang if alerts else None
     seen: list[str] = []
     for alert in alerts:
-        if alert.article.source not in seen:
-            seen.append(alert.article.source)
+        a = alert.article
+        name = f"{a.source} ({a.lang})" if a.lang and first and a.lang != first else a.source
+        if name not in seen:
+            seen.append(name)
     return seen
 
 
@@ -202,6 +206,8 @@ def visible_length(telegram_html: str) -> int:
 
 def render_text(alert: Alert, options: RenderOptions | None = None) -> str:
     """A readable multi-line block for the console."""
+    if alert.escalation is not None:
+        return render_escalation_text(alert)
     tz = (options or RenderOptions()).tz
     a = alert.article
     lines = [
@@ -283,7 +289,23 @@ def _mrkdwn(text: str) -> str:  # Slack mrkdwn escaping
 def render_slack(
     alert: Alert, options: RenderOptions | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
-    """Fallback text and Block Kit blocks for a Slack webhook: the same content as Telegram."""
+    """Fallback text and Block Kit blocks for a Slack webhook: the same content as Telegram.
+
+    An escalation notice goes as text with the trend in block characters: an incoming webhook
+    cannot upload the chart."""
+    if alert.escalation is not None:
+        text = render_escalation_text(alert)
+        notice: list[dict[str, Any]] = [
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": cut(_escalation_head(alert), 150)},
+            },
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _mrkdwn(text.split("\n", 1)[1])},
+            },
+        ]
+        return text.split("\n", 1)[0], notice
     tz = (options or RenderOptions()).tz
     a = alert.article
     esc = _mrkdwn
@@ -315,3 +337,59 @@ def render_slack(
         },
     ]
     return fallback, blocks
+
+
+# -- escalation notices ------------------------------------------------------------------------
+
+CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
+
+
+def _escalation_head(alert: Alert) -> str:
+    e = alert.escalation
+    assert e is not None
+    return f"Escalation · {alert.event} · {e.country_name} ({e.country})"
+
+
+def _escalation_figures(alert: Alert) -> str:
+    e = alert.escalation
+    assert e is not None
+    days = len(e.history) - 1
+    p = "p < 0.001" if e.p_value < 0.001 else f"p = {e.p_value:.3f}"
+    return (
+        f"{e.stories} stories on {e.day.isoformat()}, against {e.baseline_per_day:g} a day "
+        f"over the {days} days before ({p})"
+    )
+
+
+def chart_title(alert: Alert) -> str:
+    """The chart's title: event and country (no brackets: right-to-left names reorder them)."""
+    e = alert.escalation
+    assert e is not None
+    return f"{alert.event} · {e.country_name} · {e.country}"
+
+
+def render_escalation_caption(alert: Alert, options: RenderOptions | None = None) -> str:
+    """The caption of an escalation chart on Telegram (HTML, within 1,024 characters)."""
+    esc = html.escape
+    a = alert.article
+    lines = [
+        f"<b>📈 {esc(_escalation_head(alert))}</b>",
+        esc(_escalation_figures(alert)),
+        f'latest: <a href="{esc(a.url, quote=True)}">{esc(_isolate(cut(a.title, 200)))}</a>'
+        f" <i>{esc(_isolate(cut(a.source, 40)))}</i>",
+    ]
+    caption = "\n".join(lines)
+    return caption if visible_length(caption) <= CAPTION_LIMIT else "\n".join(lines[:2])
+
+
+def render_escalation_text(alert: Alert) -> str:
+    """The notice for the console and Slack, the trend drawn in block characters."""
+    e = alert.escalation
+    assert e is not None
+    from notify.charts import sparkline
+
+    return (
+        f"[ESCALATION] {_escalation_head(alert)}\n  {_escalation_figures(alert)}\n"
+        f"  {sparkline([p.stories for p in e.history])}  (last {len(e.history)} days)\n"
+        f"  latest: {_isolate(cut(alert.article.title, TITLE_CHARS))} · {alert.article.url}"
+    )

@@ -54,7 +54,8 @@ def destinations(routes: Routes, subscriptions: Subscriptions, alert: Alert) -> 
     """Every destination key `alert` is owed to."""
     keys = ["console"] if routes.console else []
     if routes.telegram:
-        keys += [f"telegram:{chat}" for chat in subscriptions.chats_for(alert.watchlist)]
+        parties = frozenset(a.id for a in alert.actors if a.role != "mentioned")
+        keys += [f"telegram:{chat}" for chat in subscriptions.chats_for(alert.watchlist, parties)]
     keys += [
         f"slack:{t.name}"
         for t in routes.slack

@@ -1,5 +1,8 @@
 """Who gets which alerts on Telegram: chats and their watchlist subscriptions, in SQLite.
 
+A subscription may name countries (`/subscribe conflict AZ`): the chat then gets that
+watchlist's alerts only when they name one of them as actor, target or source.
+
 Chats configured in YAML are seeded at start (`seed`); the bot adds and removes the rest. A chat
 whose bot was blocked or kicked (403) is deactivated and receives nothing until it comes back
 (`/start` in it, or an operator re-seeding it with `reactivate=True`).
@@ -34,6 +37,11 @@ class Subscriptions:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(subscriptions)")}
+        if "countries" not in columns:  # a store made before country filters: all countries
+            self._db.execute(
+                "ALTER TABLE subscriptions ADD COLUMN countries TEXT NOT NULL DEFAULT ''"
+            )
 
     def seed(self, chat_id: int | str, watchlists: list[str]) -> None:
         """A configured chat: add it and its watchlists (none: all) if not there yet.
@@ -49,7 +57,8 @@ class Subscriptions:
             )
             for watchlist in watchlists or [ALL]:
                 self._db.execute(
-                    "INSERT OR IGNORE INTO subscriptions VALUES (?, ?, 'config', ?)",
+                    "INSERT OR IGNORE INTO subscriptions (chat_id, watchlist, source,"
+                    " created_at) VALUES (?, ?, 'config', ?)",
                     (str(chat_id), watchlist, now),
                 )
         except BaseException:
@@ -57,15 +66,32 @@ class Subscriptions:
             raise
         self._db.execute("COMMIT")
 
-    def subscribe(self, chat_id: int | str, watchlist: str) -> bool:
-        """Subscribe (activating the chat); False if it already was."""
+    def subscribe(
+        self, chat_id: int | str, watchlist: str, countries: frozenset[str] = frozenset()
+    ) -> bool:
+        """Subscribe (activating the chat), to the watchlist's alerts about `countries` (none:
+        all); False if it already was, just so."""
         now = time.time()
         self.activate(chat_id)
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO subscriptions VALUES (?, ?, 'bot', ?)",
-            (str(chat_id), watchlist, now),
+        wanted = ",".join(sorted(countries))
+        row = self._db.execute(
+            "SELECT countries FROM subscriptions WHERE chat_id = ? AND watchlist = ?",
+            (str(chat_id), watchlist),
+        ).fetchone()
+        if row is not None:
+            if row[0] == wanted:
+                return False
+            self._db.execute(
+                "UPDATE subscriptions SET countries = ? WHERE chat_id = ? AND watchlist = ?",
+                (wanted, str(chat_id), watchlist),
+            )
+            return True
+        self._db.execute(
+            "INSERT INTO subscriptions (chat_id, watchlist, source, created_at, countries)"
+            " VALUES (?, ?, 'bot', ?, ?)",
+            (str(chat_id), watchlist, now, wanted),
         )
-        return cursor.rowcount > 0
+        return True
 
     def unsubscribe(self, chat_id: int | str, watchlist: str) -> bool:
         cursor = self._db.execute(
@@ -95,14 +121,27 @@ class Subscriptions:
         ).fetchone()
         return bool(row and row[0])
 
-    def chats_for(self, watchlist: str) -> list[str]:
-        """Active chats subscribed to `watchlist` (or to all), in a stable order."""
+    def chats_for(self, watchlist: str, countries: frozenset[str] = frozenset()) -> list[str]:
+        """Active chats subscribed to `watchlist` (or to all) whose country filter, if any,
+        meets `countries` (the alert's), in a stable order."""
         rows = self._db.execute(
-            "SELECT DISTINCT s.chat_id FROM subscriptions s JOIN chats c USING (chat_id)"
+            "SELECT s.chat_id, s.countries FROM subscriptions s JOIN chats c USING (chat_id)"
             " WHERE c.active AND s.watchlist IN (?, ?) ORDER BY s.chat_id",
             (watchlist, ALL),
         )
-        return [r[0] for r in rows.fetchall()]
+        chats: list[str] = []
+        for chat, wanted in rows.fetchall():
+            if (not wanted or countries & set(wanted.split(","))) and chat not in chats:
+                chats.append(chat)
+        return chats
+
+    def countries_of(self, chat_id: int | str) -> dict[str, list[str]]:
+        """Watchlist → the countries this chat follows in it (empty: all)."""
+        rows = self._db.execute(
+            "SELECT watchlist, countries FROM subscriptions WHERE chat_id = ? ORDER BY watchlist",
+            (str(chat_id),),
+        )
+        return {w: c.split(",") if c else [] for w, c in rows.fetchall()}
 
     def watchlists_of(self, chat_id: int | str) -> list[str]:
         rows = self._db.execute(

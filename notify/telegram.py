@@ -34,11 +34,17 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import LinkPreviewOptions
+from aiogram.types import BufferedInputFile, LinkPreviewOptions
 
 from detect.model import Alert
 from notify.errors import ChatGone, ChatMoved, MaybeSent, PermanentFailure, RetryLater
-from notify.render import RenderOptions, render_digest_html, render_story_html
+from notify.render import (
+    RenderOptions,
+    chart_title,
+    render_digest_html,
+    render_escalation_caption,
+    render_story_html,
+)
 from notify.subscriptions import Subscriptions
 
 
@@ -119,6 +125,8 @@ class TelegramSender:
         return await self.send_story([alert])
 
     async def send_story(self, alerts: list[Alert]) -> str | None:
+        if len(alerts) == 1 and alerts[0].escalation is not None:
+            return await self._send_escalation(alerts[0])
         with self._translated():
             message = await self._bot.send_message(
                 self._chat_id,
@@ -141,7 +149,35 @@ class TelegramSender:
             )
         return str(message.message_id)
 
+    async def _send_escalation(self, alert: Alert) -> str | None:
+        """The trend as a chart (sendPhoto), the figures as its caption."""
+        from notify.charts import trend_png
+
+        e = alert.escalation
+        assert e is not None
+        png = trend_png(
+            [(p.day, p.stories) for p in e.history],
+            chart_title(alert),
+            baseline=e.baseline_per_day,
+            subtitle=f"mediawatch · {e.day.isoformat()}",
+        )
+        return await self.send_photo(png, render_escalation_caption(alert, self._options))
+
+    async def send_photo(self, png: bytes, caption_html: str) -> str | None:
+        """A PNG with an HTML caption (an escalation notice, a /trend answer)."""
+        with self._translated():
+            message = await self._bot.send_photo(
+                self._chat_id,
+                BufferedInputFile(png, filename="trend.png"),
+                caption=caption_html,
+                parse_mode="HTML",
+                disable_notification=self._muted(),
+            )
+        return str(message.message_id)
+
     async def edit(self, alerts: list[Alert], message_id: str) -> bool:
+        if any(a.escalation is not None for a in alerts):
+            return False  # a chart is never edited: its story is its own
         try:
             with self._translated():
                 await self._bot.edit_message_text(

@@ -281,6 +281,8 @@ class DetectMetrics:
 @dataclass
 class NotifyMetrics:
     alerts: Counter
+    escalations: Counter
+    stories_linked: Counter
     sent: Counter
     edited: Counter
     duplicates: Counter
@@ -303,6 +305,16 @@ class NotifyMetrics:
             alerts=Counter(
                 "mediawatch_notify_alerts_processed",
                 "Alerts written to the outbox (or found there already).",
+                registry=registry,
+            ),
+            escalations=Counter(
+                "mediawatch_notify_escalations",
+                "Escalation notices made (a day's stories of an event about a country spiked).",
+                registry=registry,
+            ),
+            stories_linked=Counter(
+                "mediawatch_notify_stories_linked",
+                "Alerts that joined an earlier alert's story (another outlet or language).",
                 registry=registry,
             ),
             sent=counter("mediawatch_notify_messages_sent", "Messages acknowledged."),

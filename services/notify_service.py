@@ -13,6 +13,7 @@ green `/healthz`.
 """
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,9 @@ from typing import TYPE_CHECKING, TextIO
 from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry
 
+from detect.actors import shipped_gazetteer
 from detect.model import Alert
+from notify.desk import StoryDesk
 from notify.dispatch import Dispatcher
 from notify.outbox import Outbox, open_db
 from notify.routing import Channels, GoneHandler, Holds, TelegramFactory, destinations, follow_moves
@@ -76,6 +79,7 @@ class NotifyService:
             for chat in notify.telegram.chats:
                 subscriptions.seed(chat.id, chat.watchlists)
             outbox = Outbox(db)
+            desk = StoryDesk.open(db)
             telegram: TelegramFactory | None = None
             if notify.telegram.enabled:
                 bot, telegram = self._telegram(subscriptions)
@@ -92,8 +96,15 @@ class NotifyService:
             self._metrics.pending.set_function(lambda: dispatcher.pending)
 
             async def handle(record: ConsumerRecord[bytes, bytes]) -> bool:
-                alert = decode(Alert, record.value)
+                # one story across languages, counted per country; escalations noticed
+                received = decode(Alert, record.value)
+                alert, notices = desk.admit(received)
+                if alert.story_id != received.story_id:
+                    self._metrics.stories_linked.inc()
                 dispatcher.enqueue(alert, destinations(routes, subscriptions, alert))
+                for notice in notices:
+                    dispatcher.enqueue(notice, destinations(routes, subscriptions, notice))
+                    self._metrics.escalations.inc()
                 self._metrics.alerts.inc()
                 self._metrics.latency.observe(
                     max(0.0, (datetime.now(UTC) - alert.ingested_at).total_seconds())
@@ -130,8 +141,9 @@ class NotifyService:
                 if bot is not None and notify.telegram.bot.enabled:
                     answering = bot
                     jobs["answer people"] = lambda: self._answer(
-                        answering, subscriptions, outbox, stop
+                        answering, subscriptions, outbox, desk, stop
                     )
+                jobs["forget old stories"] = lambda: _forget_daily(desk, stop)
                 self._jobs = Jobs(stop)
                 await self._jobs.run(jobs)
         finally:
@@ -154,7 +166,12 @@ class NotifyService:
         return bot, TelegramSenders(bot, timeouts, options, subscriptions)
 
     async def _answer(
-        self, bot: "Bot", subscriptions: Subscriptions, outbox: Outbox, stop: asyncio.Event
+        self,
+        bot: "Bot",
+        subscriptions: Subscriptions,
+        outbox: Outbox,
+        desk: StoryDesk,
+        stop: asyncio.Event,
     ) -> None:
         """Answer people: long polling, or a webhook when configured."""
         from notify.bot import BotHandlers, Policy, WatchlistInfo, poll, serve_webhook
@@ -164,11 +181,19 @@ class NotifyService:
         catalogue = {
             w.id: WatchlistInfo(w.id, w.title, w.description) for w in load_watchlists(paths)
         }
+        gazetteer = shipped_gazetteer()
+
+        def country_name(code: str) -> str | None:
+            entity = gazetteer.entities.get(code)
+            return entity.name if entity else None
+
         handlers = BotHandlers(
             subscriptions,
             catalogue,
             Policy(config.who_may_subscribe, frozenset(config.allowlist)),
             owed=outbox.owed,
+            country_name=country_name,
+            trend=lambda event, country: trend_chart(desk, event, country, country_name),
         )
         if config.mode == "webhook" and config.webhook is not None:
             hook = config.webhook
@@ -184,6 +209,28 @@ class NotifyService:
             )
         else:
             await poll(bot, handlers.router(), stop, polling_timeout=config.polling_timeout)
+
+
+def trend_chart(
+    desk: StoryDesk, event: str, country: str | None, name: Callable[[str], str | None]
+) -> tuple[bytes, str] | None:
+    """`/trend`'s answer: the chart of the event's stories of the last days, and a caption."""
+    from notify.charts import trend_png
+
+    series = desk.series(event, country, datetime.now(UTC).date())
+    if not any(count for _, count in series):
+        return None
+    where = f"{name(country) or country} · {country}" if country else "all countries"
+    caption = f"{event} · {where}: {sum(c for _, c in series)} stories in {len(series)} days"
+    return trend_png(series, f"{event} · {where}"), caption
+
+
+async def _forget_daily(desk: StoryDesk, stop: asyncio.Event) -> None:
+    """Old stories and counts out of the desk's tables, once a day."""
+    while not stop.is_set():
+        desk.forget(datetime.now(UTC))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 86400)
 
 
 async def _nothing_to_flush() -> None:

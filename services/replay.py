@@ -2,7 +2,8 @@
 
 Articles (JSON lines with `published_at`) are read in publication order and go through what
 the services would do to them, without Kafka, Telegram or a clock: ingest's story grouping
-(same-language copies), the detector (the configured watchlists), notify's cross-language
+(same-language copies) after guessing the language of an article that has none, the
+detector (the configured watchlists), notify's cross-language
 story linking and its escalation test. Every alert and escalation is printed as one JSON line
 with the time it would have been sent, so a watchlist, a threshold or the escalation settings
 can be back-tested on history.
@@ -34,9 +35,17 @@ class Replay:
     links: LinkIndex = field(default_factory=LinkIndex)
     trends: TrendBook = field(default_factory=TrendBook)
     _escalated: set[tuple[str, str, Any]] = field(default_factory=set)
+    _guesser: Any = None
 
     def feed(self, article: Article) -> Iterator[dict[str, Any]]:
         at = article.published_at or article.ingested_at
+        if article.lang is None:  # as ingest does for a feed that declares none
+            if self._guesser is None:
+                from ingest.language import LanguageGuesser
+
+                self._guesser = LanguageGuesser()
+            lang = self._guesser.guess(article.title, article.text)
+            article = article.model_copy(update={"lang": lang}) if lang else article
         story_id, _ = self.stories.assign(article, at)
         article = article.model_copy(update={"story_id": story_id})
         for alert in self.matcher.match(article, now=at):

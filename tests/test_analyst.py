@@ -67,9 +67,9 @@ def test_country_scope_matches_any_name_in_any_language() -> None:
 
 
 def alert(story: str, event: str, countries: list[str], vector: np.ndarray, hours: float = 0,
-          lang: str = "en") -> Alert:  # fmt: skip
+          lang: str = "en", start: datetime = T0) -> Alert:  # fmt: skip
     v = vector / np.linalg.norm(vector)
-    at = T0 + timedelta(hours=hours)
+    at = start + timedelta(hours=hours)
     return Alert(
         id=story, watchlist="w", rule="r", event=event, severity="high",
         article=ArticleRef(id=story, url="https://x", title="t", source="s", lang=lang,

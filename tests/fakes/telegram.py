@@ -84,6 +84,7 @@ class SentMessage:
     edits: int = 0
     silent: bool = False  # sent with disable_notification
     reply_markup: str | None = None  # JSON, as the client sent it
+    photo: bytes | None = None  # sendPhoto: the image as uploaded; `text` is its caption
 
 
 @dataclass
@@ -161,7 +162,7 @@ class FakeTelegram:
             chat, user = str(form["chat_id"]), int(form["user_id"])
             status = "administrator" if user in self.admins.get(chat, set()) else "member"
             return _ok({"status": status, "user": _user(user)} | _member_extras(status))
-        if method not in ("sendMessage", "editMessageText"):
+        if method not in ("sendMessage", "editMessageText", "sendPhoto"):
             return _error(404, f"Not Found: method {method}")
         if self.hold_after is not None and len(self.messages) >= self.hold_after:
             self.held += 1
@@ -183,7 +184,24 @@ class FakeTelegram:
             return _error(fault.status, fault.description, fault.retry_after)
         if method == "editMessageText":
             return self._edit(chat_id, form)
-        self.attempts.append(Attempt(chat_id, 200, time.time()))
+        self.attempts.append(Attempt(chat_id, 200, time.time(), method=method))
+        photo = form.get("photo")
+        if isinstance(photo, str) and photo.startswith("attach://"):  # how aiogram uploads
+            photo = form.get(photo.removeprefix("attach://"))
+        if method == "sendPhoto":  # multipart: the file as uploaded, its caption as the text
+            if not isinstance(photo, web.FileField):
+                return _error(400, "Bad Request: there is no photo in the request")
+            message = SentMessage(
+                chat_id,
+                str(form.get("caption", "")),
+                str(form["parse_mode"]) if "parse_mode" in form else None,
+                time.time(),
+                next(self._ids),
+                silent=str(form.get("disable_notification", "")).lower() == "true",
+                photo=photo.file.read(),
+            )
+            self.messages.append(message)
+            return _ok(_message_json(message))
         message = SentMessage(
             chat_id,
             str(form["text"]),
@@ -341,8 +359,17 @@ def _message_json(message: SentMessage) -> dict[str, Any]:
         "message_id": message.message_id,
         "date": int(message.at),
         "chat": {"id": chat_id, "type": kind},
-        "text": message.text,
+        **(
+            {"caption": message.text, "photo": [_photo_size(message)]}
+            if message.photo is not None
+            else {"text": message.text}
+        ),
     }
+
+
+def _photo_size(message: SentMessage) -> dict[str, Any]:
+    ident = f"photo-{message.message_id}"
+    return {"file_id": ident, "file_unique_id": ident, "width": 640, "height": 320}
 
 
 def _ok(result: Any) -> web.Response:
