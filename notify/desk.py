@@ -62,6 +62,7 @@ class StoryDesk:
     db: sqlite3.Connection
     links: StoryIndex
     trends: TrendBook
+    linking: bool = True  # False: each alert keeps ingest's story id (`notify.link_stories`)
 
     @classmethod
     def open(
@@ -70,9 +71,10 @@ class StoryDesk:
         now: datetime | None = None,
         links: StoryIndex | None = None,
         trends: TrendBook | None = None,
+        linking: bool = True,
     ) -> "StoryDesk":
         db.executescript(_SCHEMA)
-        desk = cls(db, links or StoryIndex(), trends or TrendBook())
+        desk = cls(db, links or StoryIndex(), trends or TrendBook(), linking)
         desk._load(now or datetime.now(UTC))
         return desk
 
@@ -81,7 +83,7 @@ class StoryDesk:
         sets off (usually none)."""
         if alert.escalation is not None:
             return alert, []
-        root = self.links.link(alert)
+        root = self.links.link(alert) if self.linking else alert.story_id
         at = alert.article.published_at or alert.ingested_at
         self._remember(alert, root, at)
         linked = alert if root == alert.story_id else alert.model_copy(update={"story_id": root})

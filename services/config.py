@@ -282,6 +282,12 @@ class NotifyConfig(_Section):
         description="Watchlist id → alerts per hour a Telegram chat gets one by one; beyond "
         "that they fold into an hourly digest.",
     )
+    link_stories: bool = Field(
+        True,
+        description="Join alerts of one event told by other outlets or in other languages "
+        "(multilingual embeddings, shared countries, time) into one story: one Telegram "
+        "message, edited.",
+    )
     retry: RetryConfig = Field(default_factory=RetryConfig)
     outbox_retention: Duration = Field(
         14 * 86400.0,

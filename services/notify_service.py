@@ -79,7 +79,7 @@ class NotifyService:
             for chat in notify.telegram.chats:
                 subscriptions.seed(chat.id, chat.watchlists)
             outbox = Outbox(db)
-            desk = StoryDesk.open(db)
+            desk = StoryDesk.open(db, linking=notify.link_stories)
             telegram: TelegramFactory | None = None
             if notify.telegram.enabled:
                 bot, telegram = self._telegram(subscriptions)

@@ -47,6 +47,7 @@ def pipeline_config(
     notify: dict[str, Any] = {
         "console": telegram is None,
         "console_format": "jsonl",
+        "link_stories": False,  # the items differ by a number only: else one story, edited
         "retry": {"min_delay": "50ms", "max_delay": "1s"},
     }
     if telegram is not None:

@@ -61,6 +61,16 @@ async def test_an_arabic_and_an_english_report_are_one_telegram_message(
     assert "also reported by \u2068Reuters (en)\u2069 · 2 outlets" in text
 
 
+def test_with_link_stories_off_each_alert_keeps_its_own_story(tmp_path: Path) -> None:
+    story = np.random.default_rng(7).normal(size=512)
+    first = alert("ar-1", "relations_cut", ["DZ", "MA"], story, lang="ar")
+    again = alert("en-1", "relations_cut", ["DZ", "MA"], story, 2)
+    desk = StoryDesk.open(open_db(tmp_path / "notify.sqlite"), first.detected_at, linking=False)
+    assert [desk.admit(a)[0].story_id for a in (first, again)] == ["ar-1", "en-1"]
+    linking = StoryDesk.open(open_db(tmp_path / "other.sqlite"), first.detected_at)
+    assert [linking.admit(a)[0].story_id for a in (first, again)] == ["ar-1", "ar-1"]
+
+
 async def test_a_spike_sends_an_escalation_chart_once(
     tmp_path: Path, telegram: FakeTelegram, bot: Bot
 ) -> None:

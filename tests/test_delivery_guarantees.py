@@ -58,6 +58,7 @@ async def start_pipeline(
                 "limits": FAST_LIMITS,
             },
             "retry": {"min_delay": "50ms", "max_delay": "1s"},
+            "link_stories": False,  # the articles differ by a number only: else one story
         },
         **config,
     )
