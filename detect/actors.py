@@ -132,12 +132,12 @@ class Gazetteer:
         for lang in LANGUAGES:
             lexicon = load_lexicon(lang)
             needed = {c for cues in TRIGGER_CUES.values() for c in cues} | set(_ROLE_CUES)
-            for category in needed:
+            for category in sorted(needed):
                 categories.setdefault(category, set()).update(lexicon.get(category, ()))
             for marker, words in _MARKERS.items():
                 categories.setdefault(marker, set()).update(words.get(lang, ()))
-        for category, entries in categories.items():
-            for text in entries:
+        for category, entries in sorted(categories.items()):  # sorted: the same on every run
+            for text in sorted(entries):
                 entry = compile_entry(text, gazetteer.terms)
                 if entry:
                     gazetteer.cues.setdefault(entry[0], []).append((category, entry))
@@ -179,7 +179,7 @@ def _mentions(
     candidates = [
         (span, code) for code, spans in _spans(index, positions).items() for span in spans
     ]
-    candidates.sort(key=lambda c: (-(c[0][1] - c[0][0]), c[0][0]))
+    candidates.sort(key=lambda c: (-(c[0][1] - c[0][0]), c[0][0], c[1]))  # ties: by id, stably
     taken: set[int] = set()
     out = []
     for (start, end), code in candidates:
@@ -231,7 +231,10 @@ def _roles(
     verb_first = lang == "ar"  # Arabic news sentences often start with the verb
     if accuse:
         at = accuse[0][0]
-        if (
+        speaker = _speaker(mentions, cues, at) if verb_first else None
+        if speaker is not None:  # «أكد مساعد رئيس أذربيجان ... واتهم أرمينيا بخرق الهدنة»
+            source = speaker
+        elif (
             verb_first
             and _first_after(mentions, at, set())
             and not _last_before(mentions, at, set())
@@ -277,6 +280,19 @@ def _roles(
     if "target" not in roles.values():
         give(_first_after(mentions, trigger, set(roles)), "target")
     return _parties(mentions, roles)
+
+
+def _speaker(
+    mentions: list[Mention], cues: dict[str, list[tuple[int, int]]], before: int
+) -> Mention | None:
+    """In a verb-first sentence, the party right after a verb of saying that opens it before
+    `before` (the accusation): «أكد مساعد رئيس أذربيجان» says who speaks."""
+    for start, end in cues.get("say", []):
+        if start < before:
+            after = _first_after(mentions, end - 1, set())
+            if after is not None and after.span[0] < before and after.span[0] - end <= 3:
+                return after
+    return None
 
 
 def _owner(

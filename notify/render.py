@@ -3,8 +3,9 @@
 Each message carries the event and watchlist (with the classifier's confidence when it decided),
 the title with the matched words highlighted, the source, the publication time in the
 configured time zone, the evidence sentence from the body with its matched words highlighted
-(or, for alerts without one, the words matched), the link, and for a story told by several
-outlets who else reported it.
+(or, for alerts without one, the words matched), who did what to whom in it (the actors and
+targets of the evidence sentence), the link, and for a story told by several outlets who else
+reported it.
 
 - Everything that comes from a feed is escaped (HTML for Telegram, mrkdwn for Slack).
 - Arabic (or any) text is wrapped in Unicode isolates (FSI … PDI), so it renders right to left
@@ -34,6 +35,16 @@ MAX_HEADLINES = 8
 MAX_OUTLETS = 10
 EVIDENCE_CHARS = 300
 MAX_EVIDENCE = 3
+PARTY_CHARS = 200
+#: How each role is named in a message; a party that is both actor and target of one sentence
+#: (they shelled each other) is shown once, "between".
+_ROLE_LABELS = (
+    ("between", "between"),
+    ("actor", "by"),
+    ("target", "against"),
+    ("source", "says"),
+    ("mentioned", "also"),
+)
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,27 @@ def _highlighted(alert: Alert, mark: tuple[str, str], escape: Any) -> str:
     return "".join(pieces)
 
 
+def parties(alert: Alert) -> str:
+    """Who did what to whom, one line: "by Azerbaijan · against Armenia · says Armenia"."""
+    roles: dict[str, set[str]] = {}
+    for ref in alert.actors:
+        roles.setdefault(ref.name, set()).add(ref.role)
+    groups: dict[str, list[str]] = {}
+    for name, held in roles.items():
+        if {"actor", "target"} <= held:
+            held = (held - {"actor", "target"}) | {"between"}
+        if len(held) > 1:
+            held -= {"mentioned"}
+        for role in held:
+            groups.setdefault(role, []).append(name)
+    shown = [f"{label} {', '.join(groups[role])}" for role, label in _ROLE_LABELS if role in groups]
+    return cut(" · ".join(shown), PARTY_CHARS)
+
+
+def _parties_of(alerts: list[Alert]) -> str:
+    return next((p for p in map(parties, alerts) if p), "")
+
+
 def _capped(items: list[str], limit: int) -> tuple[list[str], int]:
     return items[:limit], max(0, len(items) - limit)
 
@@ -220,6 +252,8 @@ def render_text(alert: Alert, options: RenderOptions | None = None) -> str:
         lines += [f"  evidence: «{_isolate(e)}»" for e in evidence]
     elif alert.evidence is None or alert.evidence.field != "title":
         lines.append("  matched: " + ", ".join(f"«{_isolate(t)}»" for t in _matched([alert])))
+    if who := parties(alert):
+        lines.append(f"  who: {who}")
     lines.append(f"  {a.url}")
     return "\n".join(lines)
 
@@ -253,6 +287,8 @@ def render_story_html(alerts: list[Alert], options: RenderOptions | None = None)
     if words:
         shown = ", ".join(f"<b>{esc(_isolate(cut(t, WORD_CHARS)))}</b>" for t in words)
         lines.append(f"matched: {shown}" + (f" and {more_words} more" if more_words else ""))
+    if who := _parties_of(alerts):
+        lines.append(f"<i>{esc(who)}</i>")
     lines.append(f'<a href="{esc(a.url, quote=True)}">Read the article</a>')
     sources = outlets(alerts)
     if len(sources) > 1:
@@ -318,6 +354,8 @@ def render_slack(
         words, more = _capped(_matched([alert]), MAX_WORDS)
         matched = "matched: " + ", ".join(f"*{esc(_isolate(cut(t, WORD_CHARS)))}*" for t in words)
         matched += f" and {more} more" if more else ""
+    if who := parties(alert):
+        matched += f" · {esc(who)}"
     fallback = f"{_headline(alert)}: {cut(a.title, TITLE_CHARS)}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": cut(_headline(alert), 150)}},

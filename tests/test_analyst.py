@@ -2,6 +2,9 @@
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -43,6 +46,28 @@ def roles(sentence: str, lang: str, event: str) -> set[tuple[str, str]]:
 )  # fmt: skip
 def test_who_did_what_to_whom(sentence: str, lang: str, event: str, expected: set) -> None:
     assert expected <= roles(sentence, lang, event)
+
+
+def test_roles_are_the_same_whatever_the_hash_seed() -> None:
+    """Sets of names must not decide a tie differently on each run (they did: the bench moved)."""
+    script = (
+        "import json; from detect.actors import shipped_gazetteer as g; "
+        "rows = [json.loads(l) for l in open('tests/data/actors/sentences.jsonl')]; "
+        "print([[(p.entity.id, p.role) for p in g().read(r['sentence'], r['lang'], r['event'])]"
+        " for r in rows])"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=REPO,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(runs) == 1
 
 
 def test_mutual_accusations_make_both_parties_actor_and_target() -> None:

@@ -17,9 +17,11 @@ from notify.render import (
     TELEGRAM_LIMIT,
     RenderOptions,
     cut,
+    parties,
     render_slack,
     render_story_html,
     render_telegram_html,
+    render_text,
     visible_length,
 )
 from services.config import load_watchlists, watchlist_paths
@@ -104,6 +106,22 @@ def test_arabic_alert_reads_right_to_left_with_its_evidence_sentences() -> None:
     title = message.splitlines()[len(events)]
     assert title.startswith("\u2068") and title.endswith("\u2069"), "the title is isolated"
     assert 'href="https://sabq.org/world/armenia?id=1&amp;x=&lt;y&gt;"' in message
+
+
+def test_every_message_says_who_did_what_to_whom() -> None:
+    violation = next(a for a in arabic_alerts() if a.event == "ceasefire_violation")
+    # «اتهم ... أرمينيا، بخرق الهدنة»: Azerbaijan's aide accuses Armenia of breaking the truce
+    who = "by Armenia · against Azerbaijan · says Azerbaijan"  # Tartar, in Azerbaijan, is shelled
+    assert parties(violation) == who
+    assert f"<i>{who}</i>" in render_telegram_html(violation)
+    assert f"\n  who: {who}\n" in render_text(violation)
+    _, blocks = render_slack(violation)
+    assert who in blocks[-1]["elements"][0]["text"]
+    shelled = next(a for a in arabic_alerts() if a.event == "shelling_or_strike")
+    assert "between Armenia, Azerbaijan" in parties(shelled) or "between Azerbaijan, Armenia" in (
+        parties(shelled)
+    ), "they shelled each other"
+    assert parties(english_alert()) == "", "no line when the sentence names no party"
 
 
 def test_english_alert_highlights_the_matched_words_in_the_title() -> None:
