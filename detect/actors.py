@@ -232,6 +232,7 @@ def _roles(
     if accuse:
         at = accuse[0][0]
         speaker = _speaker(mentions, cues, at) if verb_first else None
+        source: Mention | None
         if speaker is not None:  # «أكد مساعد رئيس أذربيجان ... واتهم أرمينيا بخرق الهدنة»
             source = speaker
         elif (

@@ -10,6 +10,8 @@ import io
 from collections.abc import Sequence
 from datetime import date
 
+from detect.model import Alert
+
 #: Unicode ranges whose text matplotlib cannot lay out by itself.
 _RTL = ("\u0590", "\u08ff")
 
@@ -61,6 +63,20 @@ def trend_png(
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def escalation_png(alert: Alert) -> bytes:
+    """The chart of an escalation notice: its days, the spike in red, the baseline dashed."""
+    from notify.render import chart_title
+
+    e = alert.escalation
+    assert e is not None, "only an escalation notice has a chart"
+    return trend_png(
+        [(p.day, p.stories) for p in e.history],
+        chart_title(alert),
+        baseline=e.baseline_per_day,
+        subtitle=f"mediawatch · {e.day.isoformat()}",
+    )
 
 
 def sparkline(counts: Sequence[int]) -> str:

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS story_facts (
     event     TEXT,
     countries TEXT NOT NULL,
     vector    BLOB,
-    published REAL
+    published REAL,
+    arrived   REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS trend_stories (
     event    TEXT NOT NULL,
@@ -109,11 +110,11 @@ class StoryDesk:
     def _load(self, now: datetime) -> None:
         since = (now - self.links.window).timestamp()
         rows = self.db.execute(
-            "SELECT story_id, root, event, countries, vector, published FROM story_facts"
-            " WHERE published >= ? ORDER BY published",
+            "SELECT story_id, root, event, countries, vector, published, arrived"
+            " FROM story_facts WHERE arrived >= ? ORDER BY arrived",
             (since,),
         )
-        for story_id, root, event, countries, vector, published in rows.fetchall():
+        for story_id, root, event, countries, vector, published, arrived in rows.fetchall():
             facts = StoryFacts(
                 story_id=story_id,
                 event=event,
@@ -121,6 +122,7 @@ class StoryDesk:
                 vector=np.frombuffer(vector, dtype=np.float32).copy() if vector else None,
                 published=datetime.fromtimestamp(published, UTC),
                 lang=None,
+                arrived=datetime.fromtimestamp(arrived, UTC),
             )
             self.links.restore(facts, root)
         first = (now.date() - timedelta(days=self.trends.baseline_days + CHART_DAYS)).isoformat()
@@ -134,9 +136,9 @@ class StoryDesk:
         facts = StoryFacts.of(alert)
         vector = facts.vector.astype(np.float32).tobytes() if facts.vector is not None else None
         self.db.execute(
-            "INSERT OR IGNORE INTO story_facts VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO story_facts VALUES (?, ?, ?, ?, ?, ?, ?)",
             (alert.story_id, root, alert.event, json.dumps(sorted(facts.countries)), vector,
-             at.timestamp()),
+             at.timestamp(), alert.ingested_at.timestamp()),
         )  # fmt: skip
 
     def _count(self, event: str, countries: set[str], story_id: str, day: date) -> None:
@@ -155,7 +157,7 @@ class StoryDesk:
     def forget(self, now: datetime) -> None:
         """Drop what neither the linker nor the trends need any more (old rows)."""
         self.db.execute(
-            "DELETE FROM story_facts WHERE published < ?",
+            "DELETE FROM story_facts WHERE arrived < ?",
             ((now - 2 * self.links.window).timestamp(),),
         )
         keep = now.date() - timedelta(days=self.trends.baseline_days + CHART_DAYS)

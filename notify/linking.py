@@ -41,6 +41,9 @@ class StoryFacts:
     vector: np.ndarray | None
     published: datetime | None
     lang: str | None
+    #: When the article reached mediawatch: what the index forgets by, since feeds publish out
+    #: of order and with wrong dates (one item dated next year must not wipe the memory).
+    arrived: datetime | None = None
 
     @classmethod
     def of(cls, alert: Alert) -> "StoryFacts":
@@ -56,6 +59,7 @@ class StoryFacts:
             vector=vector,
             published=alert.article.published_at or alert.ingested_at,
             lang=alert.article.lang,
+            arrived=alert.ingested_at,
         )
 
 
@@ -97,7 +101,7 @@ class StoryIndex:
         if alert.story_id in self._links:
             return self._links[alert.story_id]
         facts = StoryFacts.of(alert)
-        self._forget(facts.published)
+        self._forget(facts.arrived)
         for earlier in self._recent:
             if earlier.story_id != facts.story_id and same_story(
                 earlier, facts, self.threshold, self.threshold_without_countries, self.window
@@ -123,7 +127,7 @@ class StoryIndex:
         while (
             now is not None
             and self._recent
-            and self._recent[0].published is not None
-            and now - self._recent[0].published > self.window
+            and self._recent[0].arrived is not None
+            and now - self._recent[0].arrived > self.window
         ):
             self._recent.popleft()

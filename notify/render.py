@@ -258,6 +258,19 @@ def render_text(alert: Alert, options: RenderOptions | None = None) -> str:
     return "\n".join(lines)
 
 
+def render_story_text(alerts: list[Alert], options: RenderOptions | None = None) -> str:
+    """The console's block for the latest alert of a story, saying which story it joins: the
+    console cannot edit what it printed, so it prints the news and names the earlier report."""
+    text = render_text(alerts[-1], options)
+    sources = outlets(alerts)
+    if len(alerts) > 1 and alerts[0].article.id != alerts[-1].article.id:
+        first = cut(alerts[0].article.title, TITLE_CHARS // 3)
+        text += f"\n  same story as «{_isolate(first)}»"
+        if len(sources) > 1:
+            text += f", also reported by {', '.join(sources[1:])} · {len(sources)} outlets"
+    return text
+
+
 def render_telegram_html(alert: Alert, options: RenderOptions | None = None) -> str:
     """Telegram HTML parse-mode message; every feed-provided string is escaped."""
     return render_story_html([alert], options)
@@ -427,7 +440,8 @@ def render_escalation_text(alert: Alert) -> str:
     from notify.charts import sparkline
 
     return (
-        f"[ESCALATION] {_escalation_head(alert)}\n  {_escalation_figures(alert)}\n"
+        f"[ESCALATION] {_escalation_head(alert).removeprefix('Escalation · ')}\n"
+        f"  {_escalation_figures(alert)}\n"
         f"  {sparkline([p.stories for p in e.history])}  (last {len(e.history)} days)\n"
         f"  latest: {_isolate(cut(alert.article.title, TITLE_CHARS))} · {alert.article.url}"
     )

@@ -11,7 +11,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from detect.model import Alert
 from notify.errors import MaybeSent, PermanentFailure, RetryLater
-from notify.render import RenderOptions, render_slack, render_text
+from notify.render import RenderOptions, render_slack, render_story_text, render_text
 
 
 class Sender(Protocol):
@@ -22,7 +22,10 @@ class Sender(Protocol):
 
 
 class ConsoleSender:
-    """Prints alerts: a readable block, or one Alert JSON object per line (`jsonl`)."""
+    """Prints alerts: a readable block, or one Alert JSON object per line (`jsonl`).
+
+    A readable console takes part in stories as Telegram does: a later alert of a story
+    already printed is printed with the story it joins ("same story as …, also reported by")."""
 
     key = "console"
 
@@ -34,13 +37,29 @@ class ConsoleSender:
         self._options = options
 
     async def send(self, alert: Alert) -> str | None:
-        text = alert.model_dump_json() if self._jsonl else render_text(alert, self._options) + "\n"
+        if self._jsonl:
+            self._write(alert.model_dump_json())
+            return None  # no story: each line is one alert
+        self._write(render_text(alert, self._options) + "\n")
+        return _PRINTED
+
+    async def edit(self, alerts: list[Alert], message_id: str) -> bool:
+        self._write(render_story_text(alerts, self._options) + "\n")
+        return True
+
+    async def send_story(self, alerts: list[Alert]) -> str | None:
+        self._write(render_story_text(alerts, self._options) + "\n")
+        return _PRINTED
+
+    def _write(self, text: str) -> None:
         try:
             self._stream.write(text + "\n")
             self._stream.flush()
         except OSError as exc:  # closed pipe or full disk: retrying cannot help
             raise PermanentFailure(self.key, f"cannot write: {exc.strerror or exc}") from exc
-        return None
+
+
+_PRINTED = "printed"  # the console's "message id": a story was told here
 
 
 @runtime_checkable

@@ -40,7 +40,6 @@ from detect.model import Alert
 from notify.errors import ChatGone, ChatMoved, MaybeSent, PermanentFailure, RetryLater
 from notify.render import (
     RenderOptions,
-    chart_title,
     render_digest_html,
     render_escalation_caption,
     render_story_html,
@@ -151,17 +150,11 @@ class TelegramSender:
 
     async def _send_escalation(self, alert: Alert) -> str | None:
         """The trend as a chart (sendPhoto), the figures as its caption."""
-        from notify.charts import trend_png
+        from notify.charts import escalation_png
 
-        e = alert.escalation
-        assert e is not None
-        png = trend_png(
-            [(p.day, p.stories) for p in e.history],
-            chart_title(alert),
-            baseline=e.baseline_per_day,
-            subtitle=f"mediawatch · {e.day.isoformat()}",
+        return await self.send_photo(
+            escalation_png(alert), render_escalation_caption(alert, self._options)
         )
-        return await self.send_photo(png, render_escalation_caption(alert, self._options))
 
     async def send_photo(self, png: bytes, caption_html: str) -> str | None:
         """A PNG with an HTML caption (an escalation notice, a /trend answer)."""

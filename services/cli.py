@@ -194,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="INPUT",
         help="JSON-lines file of articles, or - for stdin (the default)",
     )
+    p.add_argument(
+        "--charts",
+        type=Path,
+        metavar="DIR",
+        help="write each escalation's chart (the PNG Telegram would get) into DIR",
+    )
 
     p = sub.add_parser(
         "match",
@@ -420,7 +426,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (ValueError, ValidationError) as exc:
         print(f"{source}: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
-    for line in replay(matcher, articles):
+    for line in replay(matcher, articles, args.charts):
         sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
     return 0
 

@@ -1,8 +1,12 @@
 """`mediawatch demo`: the whole pipeline on the bundled samples, offline, then exit.
 
 Serves `samples/feeds/` on a loopback port, runs broker and services as `mediawatch run` does,
-prints every alert as notify delivers it, and exits 0 once each sample article has been through
-every stage (read from the services' own metrics, so the demo checks what operators would see).
+prints every alert as notify delivers it (with who did what to whom, and a report in another
+language joined to its story), and exits 0 once each sample article has been through every
+stage (read from the services' own metrics, so the demo checks what operators would see).
+Then it replays `samples/escalation-demo.jsonl` (real passages on staged dates: a quiet
+fortnight, then a day of strikes on Ukraine) and prints the escalation notice and where its
+chart was written.
 """
 
 import asyncio
@@ -27,7 +31,9 @@ log = logging.getLogger("mediawatch.demo")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "feeds"
+ESCALATION_SAMPLE = REPO / "samples" / "escalation-demo.jsonl"
 WATCHLISTS = REPO / "watchlists"
+CHARTS = Path(tempfile.gettempdir()) / "mediawatch-demo"
 
 
 def expected_articles(server: FeedServer) -> int:
@@ -84,6 +90,7 @@ async def run_demo(*, jsonl: bool, timeout_s: float = 90.0) -> int:
             f"in {time.monotonic() - started:.1f}s",
             file=sys.stderr,
         )
+        show_escalation(jsonl)
         return 0
     finally:
         await server.stop()
@@ -122,3 +129,26 @@ async def _wait_until_done(
             await asyncio.sleep(0.3)
     print(f"demo: timed out after {timeout_s:.0f}s ({status})", file=sys.stderr)
     return False
+
+
+def show_escalation(jsonl: bool) -> None:
+    """Replay the staged escalation sample; print its notices as the console would."""
+    from detect.matcher import build_matcher
+    from notify.render import render_escalation_text
+    from services.config import load_watchlists, watchlist_paths
+    from services.replay import Replay, read_articles
+
+    articles = read_articles(ESCALATION_SAMPLE.read_text(encoding="utf-8").splitlines())
+    print(
+        f"demo: replaying {ESCALATION_SAMPLE.name} ({len(articles)} real passages on staged "
+        "dates) for the escalation test",
+        file=sys.stderr,
+    )
+    matcher = build_matcher(load_watchlists(watchlist_paths([str(WATCHLISTS)], REPO)))
+    pipeline = Replay(matcher, CHARTS)
+    charts = [line["chart"] for a in articles for line in pipeline.feed(a) if "chart" in line]
+    for notice, chart in zip(pipeline.notices, charts, strict=True):
+        if jsonl:
+            print(notice.model_dump_json())
+        else:
+            print(render_escalation_text(notice) + f"\n  chart: {chart}\n")

@@ -3,27 +3,30 @@
 Articles (JSON lines with `published_at`) are read in publication order and go through what
 the services would do to them, without Kafka, Telegram or a clock: ingest's story grouping
 (same-language copies) after guessing the language of an article that has none, the
-detector (the configured watchlists), notify's cross-language
-story linking and its escalation test. Every alert and escalation is printed as one JSON line
-with the time it would have been sent, so a watchlist, a threshold or the escalation settings
-can be back-tested on history.
+detector (the configured watchlists), and notify's story desk (one story across languages,
+counts per event and country, the escalation test) on an in-memory database. Every alert and
+escalation is printed as one JSON line with the time it would have been sent, so a watchlist,
+a threshold or the escalation settings can be back-tested on history; with `charts`, each
+escalation's chart is written as the Telegram subscribers would get it.
 """
 
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from detect.matcher import ArticleMatcher
 from detect.model import Alert
 from ingest.model import Article
 from ingest.stories import StoryIndex
-from notify.escalation import Escalation, TrendBook
-from notify.linking import StoryIndex as LinkIndex
+from notify.desk import StoryDesk
 
-#: Roles that make an alert count for a country's trend (a country merely mentioned does not).
-COUNTED_ROLES = ("actor", "target")
+
+def _memory_desk() -> StoryDesk:
+    return StoryDesk.open(sqlite3.connect(":memory:"), datetime(2000, 1, 1, tzinfo=UTC))
 
 
 @dataclass
@@ -31,10 +34,10 @@ class Replay:
     """The pipeline's logic in one process; `feed` takes one article, yields what is sent."""
 
     matcher: ArticleMatcher
+    charts: Path | None = None  # where to write each escalation's PNG
     stories: StoryIndex = field(default_factory=StoryIndex)
-    links: LinkIndex = field(default_factory=LinkIndex)
-    trends: TrendBook = field(default_factory=TrendBook)
-    _escalated: set[tuple[str, str, Any]] = field(default_factory=set)
+    desk: StoryDesk = field(default_factory=_memory_desk)
+    notices: list[Alert] = field(default_factory=list)  # the escalation notices, as sent
     _guesser: Any = None
 
     def feed(self, article: Article) -> Iterator[dict[str, Any]]:
@@ -49,25 +52,37 @@ class Replay:
         story_id, _ = self.stories.assign(article, at)
         article = article.model_copy(update={"story_id": story_id})
         for alert in self.matcher.match(article, now=at):
-            story = self.links.link(alert)
-            yield {"at": at.isoformat(), "kind": "alert", "story": story, **_alert_line(alert)}
-            countries = {a.id for a in alert.actors if a.role in COUNTED_ROLES}
-            if alert.event is None:
-                continue
-            for country in self.trends.add(alert.event, countries, story, at):
-                escalation = self.trends.escalation(alert.event, country, at.date())
-                key = (alert.event, country, at.date())
-                if escalation is not None and key not in self._escalated:
-                    self._escalated.add(key)
-                    yield {
-                        "at": at.isoformat(),
-                        "kind": "escalation",
-                        **escalation_line(escalation),
-                    }
+            linked, notices = self.desk.admit(alert)
+            yield {"at": at.isoformat(), "kind": "alert", **_alert_line(linked)}
+            for notice in notices:
+                yield {"at": at.isoformat(), "kind": "escalation", **self._escalation(notice)}
+
+    def _escalation(self, notice: Alert) -> dict[str, Any]:
+        self.notices.append(notice)
+        e = notice.escalation
+        assert e is not None
+        line: dict[str, Any] = {
+            "event": notice.event,
+            "country": e.country,
+            "day": e.day.isoformat(),
+            "stories": e.stories,
+            "baseline_per_day": e.baseline_per_day,
+            "p_value": float(f"{e.p_value:.2g}"),
+            "history": [p.stories for p in e.history],
+        }
+        if self.charts is not None:
+            from notify.charts import escalation_png
+
+            self.charts.mkdir(parents=True, exist_ok=True)
+            path = self.charts / f"{notice.event}-{e.country}-{e.day.isoformat()}.png"
+            path.write_bytes(escalation_png(notice))
+            line["chart"] = str(path)
+        return line
 
 
 def _alert_line(alert: Alert) -> dict[str, Any]:
     return {
+        "story": alert.story_id,
         "event": alert.event,
         "rule": f"{alert.watchlist}/{alert.rule}",
         "confidence": alert.confidence,
@@ -75,17 +90,6 @@ def _alert_line(alert: Alert) -> dict[str, Any]:
         "lang": alert.article.lang,
         "actors": [f"{a.id}:{a.role}" for a in alert.actors],
         "evidence": alert.evidence.text if alert.evidence else None,
-    }
-
-
-def escalation_line(e: Escalation) -> dict[str, Any]:
-    return {
-        "event": e.event,
-        "country": e.country,
-        "day": e.day.isoformat(),
-        "stories": e.count,
-        "baseline_per_day": e.baseline,
-        "p_value": float(f"{e.p_value:.2g}"),
     }
 
 
@@ -107,7 +111,9 @@ def read_articles(lines: Iterable[str]) -> list[Article]:
     return sorted(articles, key=lambda a: a.published_at or datetime.min.replace(tzinfo=UTC))
 
 
-def replay(matcher: ArticleMatcher, articles: Sequence[Article]) -> Iterator[dict[str, Any]]:
-    pipeline = Replay(matcher)
+def replay(
+    matcher: ArticleMatcher, articles: Sequence[Article], charts: Path | None = None
+) -> Iterator[dict[str, Any]]:
+    pipeline = Replay(matcher, charts)
     for article in articles:
         yield from pipeline.feed(article)

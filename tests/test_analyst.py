@@ -120,6 +120,23 @@ def test_one_story_across_languages_joins_the_first_report() -> None:
     assert index.link(alert("en-5", "relations_cut", ["DZ", "MA"], far, 4)) == "en-5"
 
 
+def test_an_item_dated_next_year_or_long_ago_does_not_wipe_the_recent_stories() -> None:
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=512)
+
+    def dated(a: Alert, published: datetime) -> Alert:
+        return a.model_copy(
+            update={"article": a.article.model_copy(update={"published_at": published})}
+        )
+
+    index = StoryIndex()
+    assert index.link(alert("ar-1", "relations_cut", ["DZ", "MA"], base, lang="ar")) == "ar-1"
+    stray = alert("x-1", "shelling_or_strike", ["UA"], rng.normal(size=512), 1)
+    index.link(dated(stray, T0 + timedelta(days=365)))  # a feed with a broken clock
+    index.link(dated(stray.model_copy(update={"story_id": "x-2"}), T0 - timedelta(days=900)))
+    assert index.link(alert("en-1", "relations_cut", ["DZ", "MA"], base, 2)) == "ar-1"
+
+
 def test_poisson_tail() -> None:
     assert poisson_tail(0, 3.0) == 1.0
     assert abs(poisson_tail(1, 2.0) - (1 - np.exp(-2.0))) < 1e-12

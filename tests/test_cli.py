@@ -1,8 +1,10 @@
 """The offline commands users run from the README: `match` and `demo`."""
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.helpers import REPO, fixture_article
 
@@ -62,3 +64,37 @@ def test_demo_prints_the_fixture_alerts_and_exits_0() -> None:
     fixture = {a["event"] for a in alerts if "علييف" in a["article"]["title"]}
     assert {"ceasefire_violation", "threat_to_cut_relations"} <= fixture
     assert "articles through ingest, detect and notify" in result.stderr
+    # who did what to whom; the Arabic and English reports of Algeria's break with Morocco are
+    # one story; the staged fortnight ends in an escalation about Ukraine
+    threat = next(
+        a
+        for a in alerts
+        if a["event"] == "threat_to_cut_relations" and "علييف" in (a["article"]["title"])
+    )
+    assert {"id": "AZ", "kind": "country", "name": "Azerbaijan", "role": "actor"} in threat[
+        "actors"
+    ]
+    algeria = {
+        a["article"]["lang"]: a["story_id"]
+        for a in alerts
+        if a["event"] == "relations_cut"
+        and ("Algeria" in a["article"]["title"] or "الجزائر" in a["article"]["title"])
+    }
+    assert set(algeria) == {"ar", "en"} and algeria["ar"] == algeria["en"]
+    ukraine = [a for a in alerts if a.get("escalation") and a["escalation"]["country"] == "UA"]
+    assert len(ukraine) == 1 and ukraine[0]["event"] == "shelling_or_strike"
+
+
+def test_the_readable_demo_shows_roles_one_story_and_an_escalation_chart() -> None:
+    result = subprocess.run(
+        [*MEDIAWATCH, "demo"], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "  who: by Algeria · against Morocco\n" in out
+    assert re.search(r"same story as «.(Algeria|الجزائر)[^»]*», also reported by .+ \(\w\w\)", out)
+    chart = re.search(
+        r"\[ESCALATION\] shelling_or_strike · Ukraine \(UA\)\n(?:.*\n){3}  chart: (.+)", out
+    )
+    assert chart, out[-3000:]
+    assert Path(chart[1]).read_bytes().startswith(b"\x89PNG")
