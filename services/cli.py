@@ -313,7 +313,7 @@ def _checked(report: CheckReport) -> CheckReport:
 def cmd_check(args: argparse.Namespace) -> int:
     if args.watchlists:
         report = check_watchlists(WatchlistFiles(tuple(args.watchlists), Path.cwd()))
-    elif is_watchlist_file(args.config):  # the README's "test a watchlist with check"
+    elif is_watchlist_file(args.config):  # docs/commands.md "`check`"
         report = check_watchlists(WatchlistFiles((str(args.config),), Path.cwd()))
     else:
         _missing_config(args.config)

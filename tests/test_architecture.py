@@ -7,7 +7,7 @@ import pytest
 
 from tests.helpers import REPO
 
-#: What each domain package may import from the project (DESIGN.md "Layout").
+#: What each domain package may import from the project (docs/architecture.md "Layering rules").
 ALLOWED = {
     "text": {"text"},
     "ingest": {"ingest", "text"},

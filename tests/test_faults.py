@@ -1,6 +1,6 @@
 """Faults injected from outside into `mediawatch run` (embedded broker, fake Bot API, fake feeds).
 
-Each test is one row of the fault table in the README ("Guarantees"): a steady stream of feed
+Each test is one guarantee of docs/guarantees.md "Guarantees" put to work: a steady stream of feed
 items, each firing one rule, a fault injected while it flows, and then the count of what the
 destination received against what the feed served: lost (never delivered) and duplicated
 (delivered twice). The destination is the fake Bot API where Telegram is the point, the console
@@ -67,7 +67,7 @@ async def test_kill_9_of_a_child_under_a_steady_stream_is_restarted_and_loses_no
     lost, duplicated = tally(seen(), live.count)
     assert lost == 0
     # Killing notify can land between Telegram accepting a message and the outbox recording
-    # it (the one window the README's guarantees name: no Bot API idempotency key closes it):
+    # it (the one window docs/guarantees.md "Both modes" names: no idempotency key closes it):
     # that message, and only it, is sent again. Killing ingest or detect duplicates nothing.
     assert duplicated <= (1 if child == "notify" else 0)
     restarts = run.said("restarting it in")

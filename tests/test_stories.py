@@ -101,7 +101,7 @@ def test_stories_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_quality_on_the_labelled_pairs() -> None:
-    """The figures README reports: no false merge, every syndicated copy found."""
+    """The figures docs/benchmarks.md "Story grouping" reports: no false merge, every copy found."""
     figures = story_pairs.evaluate(DEFAULT_THRESHOLD)
     overall = figures["overall"]
     assert isinstance(overall, dict)
