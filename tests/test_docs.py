@@ -503,9 +503,11 @@ def test_the_readme_quick_start_works_line_by_line(quick_start_run: list[Ran]) -
 def test_the_readme_demo_output_is_what_the_demo_prints(quick_start_run: list[Ran]) -> None:
     (demo,) = [ran for ran in quick_start_run if ran.line.startswith(".venv/bin/mediawatch demo")]
     printed = demo.stdout.translate(_ISOLATES).splitlines()
-    blocks = dict(code_blocks(section(read(README), "What the demo shows")))
-    shown = [line for line in blocks["text"].splitlines() if line.strip() not in ("", "...")]
-    assert len(shown) >= 5
+    blocks = [
+        b for kind, b in code_blocks(section(read(README), "What the demo shows")) if kind == "text"
+    ]
+    shown = [line for b in blocks for line in b.splitlines() if line.strip() not in ("", "...")]
+    assert len(blocks) == 3 and len(shown) >= 12, "roles, one story across languages, escalation"
     for line in shown:
         if line.endswith("…"):  # elided in the README: the demo's line starts so
             assert any(p.startswith(line[:-1]) for p in printed), f"demo does not print {line}"
