@@ -161,11 +161,13 @@ def outlets(alerts: list[Alert]) -> list[str]:
 
 
 def _headlines(alerts: list[Alert]) -> list[str]:
-    seen: list[str] = []
+    """One line per (watchlist, rule) of the story, with its most confident report."""
+    best: dict[tuple[str, str], Alert] = {}
     for alert in alerts:
-        if _headline(alert) not in seen:
-            seen.append(_headline(alert))
-    return seen
+        key = (alert.watchlist, alert.rule)
+        if key not in best or alert.confidence > best[key].confidence:
+            best[key] = alert
+    return [_headline(alert) for alert in best.values()]
 
 
 def _title_spans(alert: Alert, title: str) -> list[tuple[int, int]]:

@@ -124,6 +124,16 @@ def test_every_message_says_who_did_what_to_whom() -> None:
     assert parties(english_alert()) == "", "no line when the sentence names no party"
 
 
+def test_a_story_reported_twice_shows_each_event_once_at_its_best_confidence() -> None:
+    first = english_alert().model_copy(
+        update={"confidence": 0.86, "stages": ["frame", "classifier"]}
+    )
+    second = first.model_copy(update={"id": "en-2", "confidence": 0.9})
+    message = render_story_html([first, second])
+    assert message.count("ceasefire_violation") == 1
+    assert "ceasefire_violation 90%" in message
+
+
 def test_english_alert_highlights_the_matched_words_in_the_title() -> None:
     message = render_telegram_html(english_alert(), RenderOptions(tz=ZoneInfo("Europe/London")))
     well_formed(message)
