@@ -28,13 +28,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-EVENTS = (
-    "ceasefire_violation",
-    "threat_to_cut_relations",
-    "relations_cut",
-    "shelling_or_strike",
-    "ceasefire_call_or_agreement",
-)
+from detect.frames import EVENTS
+
 LANGS = ("ar", "en", "fr", "ru")
 KEYS = ("id", "lang", "title", "text", "url", "story", "labels", "hard_negative", "note", "query")
 SPLITS = {"train": 0.6, "dev": 0.2, "test": 0.2}

@@ -34,6 +34,30 @@ from services.yamlfile import ConfigError, Problem
 DEFAULT_CONFIG = Path("mediawatch.yaml")
 
 
+
+def _article_input(p: argparse.ArgumentParser) -> None:
+    """The watchlists and the JSON-lines input of `match` and `replay`, in the same forms."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"take the watchlists from this config (default: {DEFAULT_CONFIG})",
+    )
+    group.add_argument(
+        "--watchlists",
+        nargs="+",
+        metavar="PATH",
+        help="watchlist files (.yaml, .yml), directories or globs; a last PATH that is none "
+        "of these (articles.jsonl, -) is the INPUT",
+    )
+    p.add_argument(
+        "input",
+        nargs="?",
+        metavar="INPUT",
+        help="JSON-lines file of articles, or - for stdin (the default)",
+    )
+
 def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
@@ -178,22 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Write one JSON line per alert and per escalation, with the time it would have been "
         "sent. Nothing is sent; no broker is needed.",
     )
-    group = p.add_mutually_exclusive_group()
-    group.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help=f"take the watchlists from this config (default: {DEFAULT_CONFIG})",
-    )
-    group.add_argument(
-        "--watchlists", nargs="+", metavar="PATH", help="watchlist files, directories or globs"
-    )
-    p.add_argument(
-        "input",
-        nargs="?",
-        metavar="INPUT",
-        help="JSON-lines file of articles, or - for stdin (the default)",
-    )
+    _article_input(p)
     p.add_argument(
         "--charts",
         type=Path,
@@ -210,26 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         'not a valid article gets {"id": ..., "alerts": [], "error": ...} and '
         "the exit code is 1.",
     )
-    group = p.add_mutually_exclusive_group()
-    group.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help=f"take the watchlists from this config (default: {DEFAULT_CONFIG})",
-    )
-    group.add_argument(
-        "--watchlists",
-        nargs="+",
-        metavar="PATH",
-        help="watchlist files (.yaml, .yml), directories or globs; a last PATH that is none "
-        "of these (articles.jsonl, -) is the INPUT",
-    )
-    p.add_argument(
-        "input",
-        nargs="?",
-        metavar="INPUT",
-        help="JSON-lines file, or - for stdin (the default)",
-    )
+    _article_input(p)
 
     p = sub.add_parser(
         "fetch",

@@ -17,7 +17,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import BaseModel, Field, ValidationError
 
+from services.kafka import KafkaLink, ensure_topics
 from services.metrics import ConsumeMetrics, KafkaMetrics
+from services.offsets import BrokerProbe, OffsetReader
 
 log = logging.getLogger("mediawatch.consume")
 
@@ -188,6 +190,26 @@ def check_log_kept(loop: ConsumeLoop, end_offsets: dict[int, int]) -> None:
             f"({behind}): "
             "it lost its data; restarting to read the new log from its start"
         )
+
+
+def consumer_probe(
+    loop: ConsumeLoop,
+    link: KafkaLink,
+    reader: OffsetReader,
+    kafka: KafkaMetrics,
+    topic: str,
+    group: str,
+) -> BrokerProbe:
+    """The broker probe of a consuming service: it recreates our topics on a broker that has
+    none (a new, empty one) and stops the service when the broker lost records it had
+    committed, so that its supervisor restarts it on the new log."""
+
+    async def after_probe(ends: dict[int, int]) -> None:
+        if not ends:
+            await ensure_topics(link)
+        check_log_kept(loop, ends)
+
+    return BrokerProbe(reader, kafka, topic, group=group, after=after_probe)
 
 
 def _where(record: ConsumerRecord[bytes, bytes]) -> dict[str, object]:

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from ingest.model import Article
 from services.config import WatchlistFiles
-from services.consume import Assignment, ConsumeLoop, check_log_kept, decode
-from services.kafka import KafkaLink, ensure_topics
+from services.consume import Assignment, ConsumeLoop, consumer_probe, decode
+from services.kafka import KafkaLink
 from services.lifecycle import Jobs, started
 from services.metrics import ConsumeMetrics, DetectMetrics, KafkaMetrics
 from services.offsets import BrokerProbe, OffsetReader
@@ -76,13 +76,8 @@ class DetectService:
                     kafka=self._kafka,
                 )
 
-                async def after_probe(ends: dict[int, int]) -> None:
-                    if not ends:  # a broker without our topics (new, empty): create them
-                        await ensure_topics(self._link)
-                    check_log_kept(loop, ends)  # a broker without our records: start anew
-
-                probe = self._probe = BrokerProbe(
-                    reader, self._kafka, topics.articles, group=group, after=after_probe
+                probe = self._probe = consumer_probe(
+                    loop, self._link, reader, self._kafka, topics.articles, group
                 )
                 log.info("matching", extra={"rules": self._reloader.matcher.rule_count})
                 self._jobs = Jobs(stop)

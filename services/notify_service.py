@@ -31,8 +31,8 @@ from notify.outbox import Outbox, open_db
 from notify.routing import Channels, GoneHandler, Holds, TelegramFactory, destinations, follow_moves
 from notify.subscriptions import Subscriptions
 from services.config import LoadedConfig, load_watchlists, watchlist_paths
-from services.consume import Assignment, ConsumeLoop, check_log_kept, decode
-from services.kafka import KafkaLink, ensure_topics
+from services.consume import Assignment, ConsumeLoop, consumer_probe, decode
+from services.kafka import KafkaLink
 from services.lifecycle import Jobs, started
 from services.metrics import ConsumeMetrics, KafkaMetrics, NotifyMetrics
 from services.offsets import BrokerProbe, OffsetReader
@@ -125,13 +125,8 @@ class NotifyService:
                     kafka=self._kafka,
                 )
 
-                async def after_probe(ends: dict[int, int]) -> None:
-                    if not ends:  # a broker without our topics (new, empty): create them
-                        await ensure_topics(self._link)
-                    check_log_kept(loop, ends)  # a broker without our records: start anew
-
-                probe = self._probe = BrokerProbe(
-                    reader, self._kafka, topics.alerts, group=group, after=after_probe
+                probe = self._probe = consumer_probe(
+                    loop, self._link, reader, self._kafka, topics.alerts, group
                 )
                 jobs: dict[str, Callable[[], Awaitable[None]]] = {
                     "consume alerts": lambda: loop.run(handle, _nothing_to_flush, stop),

@@ -13,16 +13,10 @@ import sys
 
 import pytest
 
+from detect.frames import EVENTS
 from tests.helpers import REPO
 
 DATA = REPO / "tests" / "data" / "events"
-EVENTS = (
-    "ceasefire_violation",
-    "threat_to_cut_relations",
-    "relations_cut",
-    "shelling_or_strike",
-    "ceasefire_call_or_agreement",
-)
 TEST_SHA256 = "b304728cf240e11c66464cdf8a46d71d0f668510b863c62d6d9d0659a4a1abcb"
 DEV_FLOORS = {"hybrid_macro_f1": 0.82, "event_f1": 0.75, "over_baseline": 0.25}
 
