@@ -433,12 +433,16 @@ class QueryMatcher:
             return []
         detected_at = now or datetime.now(UTC)
         ref = ArticleRef.of(article)  # shared by the article's alerts
-        vector = None
-        if self.classifier is not None and self.classifier.encoder is not None:
+        vector = None  # notify links alerts of one event type only: no type, no vector needed
+        typed = [i for i in verdicts if self._rules[i].rule.event_type is not None]
+        if typed and self.classifier is not None and self.classifier.encoder is not None:
             vector = story_vector(self.classifier.encoder, article.title, article.text)
         return [
             self._alert(self._rules[i], article, ref, verdicts[i], detected_at).model_copy(
-                update={"actors": self._actors(verdicts[i], article), "vector": vector}
+                update={
+                    "actors": self._actors(verdicts[i], article),
+                    "vector": vector if self._rules[i].rule.event_type is not None else None,
+                }
             )
             for i in sorted(verdicts)
         ]

@@ -117,7 +117,8 @@ class Alert(BaseModel):
     vector: str | None = Field(
         None,
         description="The article's title and lead embedded by the multilingual encoder (512 "
-        "float16, base64): how notify recognises one story told in two languages.",
+        "float16, base64): how notify recognises one story told in two languages. Only on "
+        "alerts of an event type, the only ones notify links.",
     )
     story_id: str = Field(description="Story the article belongs to (the article id if alone).")
     detected_at: datetime = Field(description="When detect produced the alert.")
