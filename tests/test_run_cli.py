@@ -39,8 +39,22 @@ def test_a_metrics_port_in_use_is_one_line_naming_the_port_and_the_setting(
     ]
 
 
+def three_free_ports() -> int:
+    """A base port whose next two are free too; free_port() alone says nothing of base + 1."""
+    for _ in range(100):
+        base = free_port()
+        try:
+            with socket.socket() as one, socket.socket() as two:
+                one.bind(("127.0.0.1", base + 1))
+                two.bind(("127.0.0.1", base + 2))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no three consecutive free ports on 127.0.0.1")
+
+
 def test_run_checks_all_three_ports_before_starting_anything(tmp_path: Path, prefix: str) -> None:
-    base = free_port()  # and base + 2 is free (held a moment ago by no one, most likely)
+    base = three_free_ports()
     port = base + 1
     path = write_config(tmp_path, prefix, metrics={"host": "127.0.0.1", "port": base})
     with taken(port):  # metrics.port + 1: detect's
