@@ -4,7 +4,7 @@ Prints one JSON object: delivered messages per second against the bot's (compres
 the burst's duration against the least time the limits allow, drops, duplicates, and the
 fastest any chat or one-second window went relative to its limit.
 
-    .venv/bin/python -m bench.notify_burst [--speedup 5] [--seed 4] [--no-faults]
+    .venv/bin/python -m bench.notify_burst [--speedup 5] [--seed 4] [--no-faults] [--pace 1]
 """
 
 import argparse
@@ -23,13 +23,22 @@ def main() -> None:
     parser.add_argument("--speedup", type=float, default=5.0, help="limits x this (1 = real)")
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--no-faults", action="store_true", help="no 429/5xx/timeouts")
+    parser.add_argument(
+        "--pace", type=float, default=1.0,
+        help="pace at this x the judged limits (below 1: max_chat_rate_ratio shows it)",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.disable(logging.ERROR)  # injected faults would log hundreds of retries
     faults = {"p_429": 0.0, "p_5xx": 0.0, "p_timeout": 0.0} if args.no_faults else {}
     with tempfile.TemporaryDirectory() as state:
         report = asyncio.run(
             run_burst(
-                Path(state), alerts=args.alerts, speedup=args.speedup, seed=args.seed, **faults
+                Path(state),
+                alerts=args.alerts,
+                speedup=args.speedup,
+                seed=args.seed,
+                pace_factor=args.pace,
+                **faults,
             )
         )
     figures = report.json()
