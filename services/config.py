@@ -538,33 +538,53 @@ def check_references(
 ) -> list[Problem]:
     """Problems where the config names a watchlist that does not exist (`declared`: ids of
     watchlist files that have problems of their own, known all the same)."""
-    known = {w.id for w in watchlists} | declared
     problems = []
     if not loaded.config.watchlists:
         problems.append(loaded.doc.problem(("watchlists",), "lists no watchlist file"))
-    notify = loaded.config.notify
-    refs: list[tuple[Path_, list[str]]] = [
-        (("notify", "telegram", "chats", i, "watchlists"), chat.watchlists)
-        for i, chat in enumerate(notify.telegram.chats)
-    ] + [(("notify", "slack", i, "watchlists"), t.watchlists) for i, t in enumerate(notify.slack)]
-    for name in notify.ceilings:
-        if name not in known:
-            problems.append(
-                loaded.doc.problem(
-                    ("notify", "ceilings", name),
-                    f"unknown watchlist {name!r} (known: {', '.join(sorted(known)) or 'none'})",
-                )
-            )
-    for loc, names in refs:
-        for j, name in enumerate(names):
-            if name not in known:
-                problems.append(
-                    loaded.doc.problem(
-                        (*loc, j),
-                        f"unknown watchlist {name!r} (known: {', '.join(sorted(known)) or 'none'})",
-                    )
-                )
-    return problems
+    return problems + unknown_watchlists(loaded.doc, watchlists, declared)
+
+
+def unknown_watchlists(
+    doc: YamlDocument, watchlists: list[Watchlist], declared: frozenset[str] = frozenset()
+) -> list[Problem]:
+    """A problem for each watchlist id the config names (chats', Slack targets' and ceilings')
+    that no watchlist declares. Read from the document, so that a config with problems of its
+    own is told these too, in the same pass."""
+    known = {w.id for w in watchlists} | declared
+    listing = ", ".join(sorted(known)) or "none"
+    return [
+        doc.problem(loc, f"unknown watchlist {name!r} (known: {listing})")
+        for loc, name in _named_watchlists(doc.data)
+        if name not in known
+    ]
+
+
+def _named_watchlists(data: Any) -> list[tuple[Path_, str]]:
+    """(where, id) of every watchlist id in a config's raw data, skipping what is not shaped
+    like one (its own validation problem says so)."""
+
+    def get(node: Any, key: str) -> Any:
+        return node.get(key) if isinstance(node, dict) else None
+
+    notify = get(data, "notify")
+    named: list[tuple[Path_, str]] = []
+    ceilings = get(notify, "ceilings")
+    if isinstance(ceilings, dict):
+        named += [(("notify", "ceilings", k), k) for k in ceilings if isinstance(k, str)]
+    chats = get(get(notify, "telegram"), "chats")
+    targets: list[tuple[Path_, Any]] = []
+    if isinstance(chats, list):
+        targets += [(("notify", "telegram", "chats", i), c) for i, c in enumerate(chats)]
+    slack = get(notify, "slack")
+    if isinstance(slack, list):
+        targets += [(("notify", "slack", i), t) for i, t in enumerate(slack)]
+    for loc, target in targets:
+        names = get(target, "watchlists")
+        if isinstance(names, list):
+            named += [
+                ((*loc, "watchlists", j), n) for j, n in enumerate(names) if isinstance(n, str)
+            ]
+    return named
 
 
 @dataclass(frozen=True)
@@ -662,7 +682,7 @@ def check_config(path: Path) -> CheckReport:
     found = files.collect()
     problems += found.problems
     if config is None:
-        return CheckReport(problems)
+        return CheckReport(problems + unknown_watchlists(doc, found.watchlists, found.declared))
     loaded = LoadedConfig(config, doc)
     problems += check_references(loaded, found.watchlists, found.declared)
     rules = sum(len(w.rules) for w in found.watchlists)

@@ -116,6 +116,21 @@ def test_check_lists_every_problem_at_once(tmp_path: Path) -> None:
         f"{config}:5: notify.telegram.chats[0].watchlists[1]: unknown watchlist 'nope' "
         "(known: bad)",
     ]
+    # and with a config that does not validate at all, the references are checked all the same
+    config.write_text(
+        "kafka: {partitons: 3}\n"
+        "notify:\n  ceilings: {gone: 5}\n  slack:\n    - {name: s, watchlists: [bad, nope]}\n"
+        "watchlists: [wl]\n",
+        encoding="utf-8",
+    )
+    result = run_cli("check", "--config", str(config))
+    assert result.stderr.splitlines() == [
+        f"{config}:1: kafka.partitons: unknown field (check its spelling)",
+        f"{config}:5: notify.slack[0].webhook_url: Field required",
+        f"{tmp_path / 'wl' / 'bad.yaml'}:4: rule bad-rule: query: '(' is never closed at column 1",
+        f"{config}:3: notify.ceilings.gone: unknown watchlist 'gone' (known: bad)",
+        f"{config}:5: notify.slack[0].watchlists[1]: unknown watchlist 'nope' (known: bad)",
+    ]
 
 
 @pytest.mark.parametrize("command", ["check", "run", "match"])
