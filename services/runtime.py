@@ -121,8 +121,10 @@ def setup_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
 
 
 class MetricsServer:
-    """Serves `/metrics` (Prometheus text) and `/healthz` (200 while `problems()` is empty,
-    503 with the problems listed otherwise)."""
+    """Serves `/metrics` (Prometheus text), `/healthz` (readiness: 200 while `problems()` is
+    empty, 503 with the problems listed otherwise) and `/livez` (liveness: 200 whenever the
+    event loop answers; a service whose job died exits instead, so a broker outage, which
+    turns `/healthz` red, is no reason to restart it)."""
 
     def __init__(
         self,
@@ -145,6 +147,7 @@ class MetricsServer:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._health)
+        app.router.add_get("/livez", self._alive)
         try:
             self._runner, self.port = await start_app(app, self._host, self._port)
         except OSError as exc:
@@ -160,6 +163,9 @@ class MetricsServer:
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self._registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _alive(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
 
     async def _health(self, request: web.Request) -> web.Response:
         problems = self._problems()

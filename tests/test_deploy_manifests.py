@@ -368,7 +368,9 @@ def test_k8s_objects_are_the_expected_ones() -> None:
     )
 
 
-def test_deployments_shut_down_gracefully_and_probe_healthz() -> None:
+def test_deployments_shut_down_gracefully_and_probe_livez_and_healthz() -> None:
+    """Liveness on /livez (the process answers), readiness on /healthz (it can do its job):
+    a broker outage makes pods unready, never restarts them."""
     deps = deployments()
     assert set(deps) == set(SERVICES)
     for name, dep in deps.items():
@@ -376,11 +378,13 @@ def test_deployments_shut_down_gracefully_and_probe_healthz() -> None:
         assert spec["terminationGracePeriodSeconds"] >= 30, name
         c = container(dep)
         assert c["args"] == [name, "--config", CONFIG_PATH]
-        for probe in ("livenessProbe", "readinessProbe"):
+        for probe, path in (
+            ("startupProbe", "/livez"),
+            ("livenessProbe", "/livez"),
+            ("readinessProbe", "/healthz"),
+        ):
             get = c[probe]["httpGet"]
-            assert (get["path"], get["port"]) == ("/healthz", METRICS_PORT), (name, probe)
-        if "startupProbe" in c:
-            assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
+            assert (get["path"], get["port"]) == (path, METRICS_PORT), (name, probe)
         assert {"containerPort": METRICS_PORT, "name": "metrics", "protocol": "TCP"} in c["ports"]
 
 

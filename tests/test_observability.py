@@ -3,7 +3,7 @@
 One module-wide run of the three services (real processes, their own broker, a real feed) is
 scraped; every PromQL expression of `deploy/alerts.yml` and of the Grafana dashboard is parsed
 (promql-parser) and may name only metrics that scrape holds. Then the broker is killed and every
-`/healthz` must say so.
+`/healthz` must say so, while every `/livez` stays green (no reason to restart a pod).
 """
 
 import asyncio
@@ -43,6 +43,7 @@ class Observed:
     article_lang: str | None
     ready: dict[str, list[str] | None]
     after_broker_loss: dict[str, list[str] | None]
+    live_after_broker_loss: dict[str, int]  # service → /livez status
 
     @property
     def names(self) -> set[str]:
@@ -94,12 +95,16 @@ async def observe(tmp_path: Path) -> Observed:
 
                 await eventually(all_red, timeout=20, what="every /healthz to name the broker")
                 lost = {s: await supervisor.problems(session, s) for s in SERVICES}
+                live = {}
+                for s in SERVICES:
+                    async with session.get(f"http://127.0.0.1:{ports[s]}/livez") as answer:
+                        live[s] = answer.status
         finally:
             await supervisor.stop(grace_s=10)
     finally:
         await broker.stop()
         await feeds.stop()
-    return Observed(samples, Article.model_validate_json(value).lang, ready, lost)
+    return Observed(samples, Article.model_validate_json(value).lang, ready, lost, live)
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +140,7 @@ def test_healthz_is_green_when_ready_and_names_the_broker_once_it_is_lost(
     assert observed.ready == {service: [] for service in SERVICES}
     for service, problems in observed.after_broker_loss.items():
         assert problems and any(p.startswith("broker unreachable") for p in problems), service
+    assert observed.live_after_broker_loss == {service: 200 for service in SERVICES}
 
 
 def metric_names(expr: str) -> set[str]:
