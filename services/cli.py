@@ -34,7 +34,6 @@ from services.yamlfile import ConfigError, Problem
 DEFAULT_CONFIG = Path("mediawatch.yaml")
 
 
-
 def _article_input(p: argparse.ArgumentParser) -> None:
     """The watchlists and the JSON-lines input of `match` and `replay`, in the same forms."""
     group = p.add_mutually_exclusive_group()
@@ -57,6 +56,7 @@ def _article_input(p: argparse.ArgumentParser) -> None:
         metavar="INPUT",
         help="JSON-lines file of articles, or - for stdin (the default)",
     )
+
 
 def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--metrics-port",
             type=int,
             metavar="PORT",
-            help="port of /metrics and /healthz, overriding metrics.port (0: any)",
+            help="port of /metrics, /healthz and /livez, overriding metrics.port (0: any)",
         )
         _add_status_interval(p, 60.0)
         if name == "ingest":

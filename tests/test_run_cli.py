@@ -47,7 +47,7 @@ def three_free_ports() -> int:
             with socket.socket() as one, socket.socket() as two:
                 one.bind(("127.0.0.1", base + 1))
                 two.bind(("127.0.0.1", base + 2))
-        except OSError:
+        except (OSError, OverflowError):  # taken, or base + 2 beyond 65535
             continue
         return base
     raise RuntimeError("no three consecutive free ports on 127.0.0.1")
